@@ -1,0 +1,162 @@
+"""Errors raised by the Brevo client, and the pure rule that turns a response into one.
+
+    BrevoError
+    ├── BrevoTransientError           network error, timeout, 408, 425, 5xx: may work later
+    │   ├── BrevoRateLimitedError     429: wait ``reset_after`` s (x-sib-ratelimit-reset)
+    │   └── BrevoProcessTimeoutError  an import was still running when the wait ran out
+    └── BrevoPermanentError           any other 4xx: resending the same request cannot help
+        └── BrevoNotFoundError        404
+
+Every message names Brevo's status, code and message and never the API key: the client
+translates httpx errors in one place (``client.py``) into these, with messages that omit headers.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+# Brevo returns the same duplicate condition with different `code`s (duplicate_parameter and,
+# since 2026, invalid_parameter), so duplicates are recognised by status + metadata + message.
+# "associate" also matches the older "is already associate with" wording.
+_DUPLICATE_MESSAGE = re.compile(
+    r"(?:^|,)\s*(?P<names>[\w ]+?)\s+(?:is|are) already associate", re.I
+)
+_LIST_NOOP_PHRASES = ("already in list", "already removed from list")
+_ATTRIBUTE_EXISTS_PHRASE = "must be unique"
+
+
+class BrevoError(Exception):
+    """Base of every error raised by the Brevo client."""
+
+
+class BrevoTransientError(BrevoError):
+    """The request failed for a reason that may go away: retry it later with backoff."""
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+class BrevoRateLimitedError(BrevoTransientError):
+    """Brevo answered 429; ``reset_after`` is the wait it announced, in seconds, if any."""
+
+    def __init__(self, message: str, *, reset_after: float | None = None) -> None:
+        super().__init__(message, status=429)
+        self.reset_after = reset_after
+
+
+class BrevoProcessTimeoutError(BrevoTransientError):
+    """An asynchronous Brevo process (an import) was still running when the wait ran out."""
+
+    def __init__(self, process_id: int, status: str, waited: float) -> None:
+        super().__init__(
+            f"Brevo process {process_id} still {status!r} after waiting {waited:.0f} s"
+        )
+        self.process_id = process_id
+        self.process_status = status
+
+
+class BrevoPermanentError(BrevoError):
+    """Brevo rejected the request itself (invalid phone, duplicate SMS, …): do not resend it."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str | None,
+        message: str,
+        duplicate_identifiers: list[str] | None = None,
+    ) -> None:
+        super().__init__(_describe(status, code, message))
+        self.status = status
+        self.code = code
+        self.message = message
+        self.duplicate_identifiers = duplicate_identifiers or []
+
+
+class BrevoNotFoundError(BrevoPermanentError):
+    """The contact, list or process named in the path does not exist (404)."""
+
+
+def classify_response(
+    status: int, body: object, *, reset_after: float | None = None
+) -> BrevoError | None:
+    """Return the error a Brevo response stands for, or None for a success.
+
+    ``body`` is the decoded JSON (or anything else: HTML error pages from Cloudflare, None).
+    ``reset_after`` is the parsed ``x-sib-ratelimit-reset`` header, used for 429s.
+    """
+    if status < 400:
+        return None
+    code, message, duplicates = _error_fields(body)
+    if status == 429:
+        return BrevoRateLimitedError(_describe(status, code, message), reset_after=reset_after)
+    if status in (408, 425) or status >= 500:
+        return BrevoTransientError(_describe(status, code, message), status=status)
+    if status == 404:
+        return BrevoNotFoundError(status, code, message, duplicates)
+    return BrevoPermanentError(status, code, message, duplicates)
+
+
+def is_duplicate_sms(err: BaseException) -> bool:
+    """True when Brevo refused a write because the SMS number belongs to another contact."""
+    return _is_duplicate(err, "sms")
+
+
+def is_duplicate_email(err: BaseException) -> bool:
+    """True when Brevo refused a write because the email belongs to another contact."""
+    return _is_duplicate(err, "email")
+
+
+def is_list_noop(err: BaseException) -> bool:
+    """True for the 400 Brevo sends when a list add/remove had nothing to do."""
+    return _is_bad_request_saying(err, _LIST_NOOP_PHRASES)
+
+
+def is_attribute_exists(err: BaseException) -> bool:
+    """True for the 400 Brevo sends when creating an attribute that already exists."""
+    return _is_bad_request_saying(err, (_ATTRIBUTE_EXISTS_PHRASE,))
+
+
+def _is_duplicate(err: BaseException, identifier: str) -> bool:
+    if not isinstance(err, BrevoPermanentError) or err.status != 400:
+        return False
+    if identifier in (name.lower() for name in err.duplicate_identifiers):
+        return True
+    # Responses without metadata still name the identifiers in the message, e.g.
+    # "Unable to update contact, SMS or EXT_ID are already associated with another Contact".
+    match = _DUPLICATE_MESSAGE.search(err.message)
+    return match is not None and identifier in match["names"].lower().split(" or ")
+
+
+def _is_bad_request_saying(err: BaseException, phrases: tuple[str, ...]) -> bool:
+    if not isinstance(err, BrevoPermanentError) or err.status != 400:
+        return False
+    message = err.message.lower()
+    return any(phrase in message for phrase in phrases)
+
+
+def _error_fields(body: object) -> tuple[str | None, str, list[str]]:
+    if not isinstance(body, Mapping):
+        return None, "", []
+    code = body.get("code")
+    message = body.get("message")
+    metadata = body.get("metadata")
+    duplicates: list[str] = []
+    if isinstance(metadata, Mapping):
+        raw = metadata.get("duplicate_identifiers")
+        if isinstance(raw, list):
+            duplicates = [str(name) for name in raw]
+    return (
+        str(code) if code is not None else None,
+        str(message) if message is not None else "",
+        duplicates,
+    )
+
+
+def _describe(status: int, code: str | None, message: str) -> str:
+    label = f"Brevo HTTP {status}"
+    if code:
+        label += f" {code}"
+    return f"{label}: {message}" if message else label

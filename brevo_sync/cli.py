@@ -1,0 +1,164 @@
+"""The `brevo-sync` command line."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Sequence
+
+from brevo_sync.config import ConfigError, Settings
+from brevo_sync.logs import configure
+from brevo_sync.status import Status
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    configure(args.log_level)
+    try:
+        return int(args.run(args) or 0)
+    except ConfigError as exc:
+        print(f"brevo-sync: configuration error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="brevo-sync",
+        description="Keep a Postgres customers table in one-way sync with Brevo contacts.",
+    )
+    parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING or ERROR")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    migrate = commands.add_parser("migrate", help="create or upgrade the sync's tables")
+    migrate.set_defaults(run=_migrate)
+
+    listen = commands.add_parser("listen", help="push each change to Brevo as it happens")
+    listen.add_argument("--once", action="store_true", help="drain what is pending, then exit")
+    listen.add_argument("--metrics-port", type=int, default=None,
+                        help="port for /healthz and /metrics (default 9108; 0 turns it off)")
+    listen.set_defaults(run=_listen)
+
+    serve = commands.add_parser("serve", help="run the admin API and page")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.set_defaults(run=_serve)
+
+    reconcile = commands.add_parser("reconcile", help="repair drift between the table and Brevo")
+    reconcile.add_argument("--budget", type=float, default=None, metavar="SECONDS",
+                           help="stop pushing after this long; the rest waits for next time")
+    reconcile.set_defaults(run=_reconcile)
+
+    status = commands.add_parser("status", help="print sync totals")
+    status.add_argument("--json", action="store_true")
+    status.set_defaults(run=_status)
+
+    dev = commands.add_parser("dev", help="run everything locally: embedded Postgres, emulator")
+    dev.add_argument("--seed", type=int, default=25, metavar="N", help="demo customers to add")
+    dev.add_argument("--port", type=int, default=8000)
+    dev.set_defaults(run=_dev)
+
+    fake = commands.add_parser("fake-brevo", help="serve the Brevo emulator under /v3")
+    fake.add_argument("--host", default="127.0.0.1")
+    fake.add_argument("--port", type=int, default=8025)
+    fake.add_argument("--api-key", default=None, help="accept only this key (default: any)")
+    fake.add_argument("--latency-ms", type=float, default=0.0)
+    fake.add_argument("--error-rate", type=float, default=0.0, help="share of calls given a 5xx")
+    fake.add_argument("--timeout-rate", type=float, default=0.0,
+                      help="share of calls that hang --timeout-seconds")
+    fake.add_argument("--timeout-seconds", type=float, default=2.0)
+    fake.add_argument("--storm-rate", type=float, default=0.0,
+                      help="chance per call that a 429 storm starts")
+    fake.add_argument("--storm-seconds", type=float, default=1.0)
+    fake.add_argument("--rate-limits", action="store_true", help="enforce Brevo's rate limits")
+    fake.add_argument("--contacts-rps", type=float, default=10)
+    fake.add_argument("--contacts-rph", type=int, default=36_000)
+    fake.add_argument("--other-rph", type=int, default=100)
+    fake.set_defaults(run=_fake_brevo)
+    return parser
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    from brevo_sync.migrate import migrate
+
+    applied = migrate(Settings.from_env().require_database())
+    print("applied: " + ", ".join(applied) if applied else "up to date")
+    return 0
+
+
+def _listen(args: argparse.Namespace) -> int:
+    settings = Settings.from_env()
+    if args.once:
+        return asyncio.run(_drain_once(settings))
+    from listener.service import run
+
+    return int(run(settings, metrics_port=args.metrics_port))
+
+
+async def _drain_once(settings: Settings) -> int:
+    from brevo_sync.service import client_from, engine_from, pool_from, prepare_brevo
+
+    async with pool_from(settings, "brevo-sync-drain") as pool, client_from(settings) as client:
+        await prepare_brevo(client)
+        report = await engine_from(settings, pool, client, source="cli").drain()
+    counts = dict(report.counts)
+    print(json.dumps({"synced": report.synced, "failed": report.failed,
+                      "retrying": counts.get("retry", 0), "bulk_imports": report.bulk_imports}))
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from api.server import serve
+
+    return int(serve(Settings.from_env(), host=args.host, port=args.port))
+
+
+def _reconcile(args: argparse.Namespace) -> int:
+    from brevo_sync.reconcile import run_cli
+
+    return int(run_cli(Settings.from_env(), budget=args.budget))
+
+
+def _status(args: argparse.Namespace) -> int:
+    settings = Settings.from_env()
+    status = asyncio.run(_read_status(settings.require_database()))
+    print(json.dumps(status.as_json()) if args.json else status.as_text())
+    return 0
+
+
+async def _read_status(dsn: str) -> Status:
+    from brevo_sync.db import connect
+    from brevo_sync.status import read_status
+
+    async with await connect(dsn, "brevo-sync-status") as conn:
+        return await read_status(conn)
+
+
+def _dev(args: argparse.Namespace) -> int:
+    from brevo_sync.devrun import run_dev
+
+    return int(run_dev(seed=args.seed, port=args.port))
+
+
+def _fake_brevo(args: argparse.Namespace) -> int:
+    from brevo_sync.emulator import EmulatorConfig
+    from brevo_sync.emulator.server import run_server
+
+    config = EmulatorConfig(
+        api_key=args.api_key, latency_ms=args.latency_ms, error_rate=args.error_rate,
+        timeout_rate=args.timeout_rate, timeout_seconds=args.timeout_seconds,
+        storm_rate=args.storm_rate, storm_seconds=args.storm_seconds,
+        rate_limits=args.rate_limits, contacts_rps=args.contacts_rps,
+        contacts_rph=args.contacts_rph, other_rph=args.other_rph,
+    )
+    print(f"Brevo emulator (not the real Brevo) on http://{args.host}:{args.port}/v3",
+          file=sys.stderr)
+    run_server(config, args.host, args.port)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

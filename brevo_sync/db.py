@@ -1,0 +1,75 @@
+"""Connections and the named SQL blocks in brevo_sync/sql/*.sql."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from functools import cache
+from pathlib import Path
+from typing import Any, TypeAlias
+
+import psycopg
+from psycopg.rows import DictRow, dict_row
+from psycopg_pool import AsyncConnectionPool
+
+Conn: TypeAlias = psycopg.AsyncConnection[DictRow]
+Pool: TypeAlias = AsyncConnectionPool[Conn]
+
+SQL_DIR = Path(__file__).with_name("sql")
+_BLOCK = re.compile(r"^-- name: (\w+)\s*$", re.MULTILINE)
+
+# libpq keepalives find a half-open connection in about a minute instead of two hours.
+KEEPALIVES = {
+    "keepalives": 1,
+    "keepalives_idle": 30,
+    "keepalives_interval": 10,
+    "keepalives_count": 3,
+    "connect_timeout": 10,
+}
+
+
+def parse_blocks(text: str) -> dict[str, str]:
+    """Split a .sql file into its `-- name: x` blocks."""
+    parts = _BLOCK.split(text)
+    return {name: body.strip() for name, body in zip(parts[1::2], parts[2::2], strict=True)}
+
+
+@cache
+def queries() -> Mapping[str, str]:
+    blocks: dict[str, str] = {}
+    for path in sorted(SQL_DIR.glob("*.sql")):
+        for name, body in parse_blocks(path.read_text()).items():
+            if name in blocks:
+                raise RuntimeError(f"query {name!r} is defined twice (in {path.name})")
+            blocks[name] = body
+    return blocks
+
+
+def q(name: str) -> str:
+    return queries()[name]
+
+
+def connect_kwargs(application_name: str) -> dict[str, Any]:
+    return {**KEEPALIVES, "application_name": application_name}
+
+
+async def connect(dsn: str, application_name: str = "brevo-sync", *, autocommit: bool = True
+                  ) -> Conn:
+    return await psycopg.AsyncConnection.connect(
+        dsn, autocommit=autocommit, row_factory=dict_row, **connect_kwargs(application_name)
+    )
+
+
+def make_pool(dsn: str, application_name: str = "brevo-sync", *, min_size: int = 1,
+              max_size: int = 4) -> Pool:
+    """A pool whose connections are in autocommit: each statement commits on its own, so the
+    sync never holds a lock between statements unless it opens a transaction on purpose."""
+    return AsyncConnectionPool(
+        dsn,
+        connection_class=psycopg.AsyncConnection[DictRow],
+        min_size=min_size,
+        max_size=max_size,
+        kwargs={"autocommit": True, "row_factory": dict_row, **connect_kwargs(application_name)},
+        open=False,
+        check=AsyncConnectionPool.check_connection,
+    )

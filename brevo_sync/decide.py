@@ -1,0 +1,217 @@
+"""What one customer needs in Brevo: a pure decision, per DESIGN.md's table.
+
+No I/O here: the engine gathers the customer's row, what the mirror knows of the contact and
+what the sync did last, and this module answers with one action.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+from uuid import UUID
+
+from brevo_sync.config import RemovalAction
+from brevo_sync.model import Customer, KnownContact, QueueItem, SyncMemory
+from brevo_sync.normalize import InvalidField, normalize_email, normalize_name, normalize_phone
+
+
+@dataclass(frozen=True)
+class Policy:
+    list_id: int | None = None
+    opt_out_action: RemovalAction = "blocklist"
+    delete_action: RemovalAction = "unlist"
+    phone_region: str | None = None
+
+
+@dataclass(frozen=True)
+class Create:
+    email: str
+    attributes: dict[str, Any]
+    list_ids: tuple[int, ...] = ()
+    name: str = "create"
+
+
+@dataclass(frozen=True)
+class Update:
+    contact_id: int
+    email: str
+    new_email: str | None = None
+    attributes: dict[str, Any] = field(default_factory=dict)
+    list_ids: tuple[int, ...] = ()
+    unblock: bool = False
+    # When the mirror did not know the contact, a vanished contact is created again.
+    recreate: Create | None = None
+    note: str | None = None
+    name: str = "update"
+
+
+@dataclass(frozen=True)
+class Remove:
+    contact_id: int | None
+    email: str | None
+    how: RemovalAction
+    list_id: int | None
+    why: str
+    name: str = "remove"
+
+
+@dataclass(frozen=True)
+class Nothing:
+    reason: str
+    name: str = "none"
+
+
+@dataclass(frozen=True)
+class Reject:
+    """The row cannot be sent as it is; recorded as an error until the row changes."""
+
+    reason: str
+    name: str = "reject"
+
+
+Action = Create | Update | Remove | Nothing | Reject
+
+
+def decide(
+    item: QueueItem,
+    customer: Customer | None,
+    known: KnownContact | None,
+    memory: SyncMemory | None,
+    policy: Policy,
+    *,
+    shares_email_with: UUID | None = None,
+) -> Action:
+    if customer is None:
+        return _deleted(item, known, memory, policy)
+    if not customer.marketing_opt_in:
+        return _opted_out(customer, known, memory, policy)
+    if shares_email_with is not None:
+        return Reject(
+            f"email is also used by customer {shares_email_with} (emails match without regard"
+            " to case); only that customer is synced"
+        )
+    try:
+        email = normalize_email(customer.email)
+        attributes = desired_attributes(customer, policy.phone_region)
+    except InvalidField as exc:
+        return Reject(str(exc))
+    return _opted_in(customer, email, attributes, known, memory, policy)
+
+
+def desired_attributes(customer: Customer, phone_region: str | None) -> dict[str, Any]:
+    attributes: dict[str, Any] = {
+        "FIRSTNAME": normalize_name("first_name", customer.first_name),
+        "LASTNAME": normalize_name("last_name", customer.last_name),
+        "USED_WELCOME_OFFER": bool(customer.used_welcome_offer),
+    }
+    sms = normalize_phone(customer.phone, phone_region)
+    if sms is not None:
+        attributes["SMS"] = sms
+    return attributes
+
+
+def attribute_changes(desired: dict[str, Any], current: dict[str, Any]) -> dict[str, Any]:
+    """The attributes to send so that Brevo holds `desired`; a phone removed is cleared."""
+    changes = {k: v for k, v in desired.items() if not _same(k, v, current.get(k))}
+    if "SMS" not in desired and current.get("SMS"):
+        changes["SMS"] = ""
+    return changes
+
+
+def _same(name: str, wanted: Any, held: Any) -> bool:
+    if name == "SMS":
+        return _digits(wanted) == _digits(held)
+    if isinstance(wanted, str):
+        return wanted == (held or "")
+    return bool(wanted == held)
+
+
+def _digits(value: Any) -> str:
+    return "".join(ch for ch in str(value or "") if ch.isdigit())
+
+
+def _opted_in(
+    customer: Customer,
+    email: str,
+    attributes: dict[str, Any],
+    known: KnownContact | None,
+    memory: SyncMemory | None,
+    policy: Policy,
+) -> Action:
+    lists = (policy.list_id,) if policy.list_id else ()
+    create = Create(email, attributes, lists)
+    contact_id = customer.brevo_contact_id or (known.id if known else None)
+    if contact_id is None:
+        return create
+    if known is None or known.id != contact_id:
+        # The mirror has not seen this contact: send everything, by id, so an email change
+        # renames the contact instead of creating a second one.
+        return Update(contact_id, email, new_email=email, attributes=attributes,
+                      list_ids=lists, recreate=create)
+    ours = memory is not None and memory.removed_by_sync == "blocklist"
+    unblock = known.email_blacklisted and ours
+    note = None
+    if known.email_blacklisted and not ours:
+        note = "unsubscribed in Brevo: kept blocklisted, never re-subscribed by the sync"
+    new_email = email if (known.email or "").lower() != email else None
+    changes = attribute_changes(attributes, known.attributes)
+    add_lists = tuple(i for i in lists if i not in known.list_ids)
+    if not (new_email or changes or add_lists or unblock):
+        return Nothing(note or "in sync")
+    return Update(contact_id, email, new_email=new_email, attributes=changes,
+                  list_ids=add_lists, unblock=unblock, recreate=create, note=note)
+
+
+def _opted_out(
+    customer: Customer,
+    known: KnownContact | None,
+    memory: SyncMemory | None,
+    policy: Policy,
+) -> Action:
+    was_synced = customer.brevo_contact_id is not None or (
+        memory is not None and memory.brevo_contact_id is not None
+    )
+    if not was_synced:
+        return Nothing("not opted in")
+    contact_id = customer.brevo_contact_id or (memory.brevo_contact_id if memory else None)
+    email = known.email if known else (memory.email if memory else customer.email)
+    return _removal(contact_id, email, known, memory, policy.opt_out_action, policy,
+                    "opted out of marketing")
+
+
+def _deleted(
+    item: QueueItem,
+    known: KnownContact | None,
+    memory: SyncMemory | None,
+    policy: Policy,
+) -> Action:
+    contact_id = item.deleted_contact_id or (memory.brevo_contact_id if memory else None)
+    if contact_id is None and known is None:
+        return Nothing("deleted; was never in Brevo")
+    email = item.deleted_email or (memory.email if memory else None)
+    return _removal(contact_id or (known.id if known else None), email, known, memory,
+                    policy.delete_action, policy, "deleted in the database")
+
+
+def _removal(
+    contact_id: int | None,
+    email: str | None,
+    known: KnownContact | None,
+    memory: SyncMemory | None,
+    how: RemovalAction,
+    policy: Policy,
+    why: str,
+) -> Action:
+    if how == "unlist" and policy.list_id is None:
+        # Without a list to leave, the contact would go on receiving campaigns.
+        how = "blocklist"
+    if how == "none":
+        return Nothing(f"{why}; removal is turned off")
+    if memory is not None and memory.removed_by_sync == how and memory.status == "removed":
+        return Nothing(f"{why}; already done ({how})")
+    if known is not None:
+        if how == "blocklist" and known.email_blacklisted:
+            return Nothing(f"{why}; already blocklisted")
+        if how == "unlist" and policy.list_id not in known.list_ids:
+            return Nothing(f"{why}; not in the list")
+    return Remove(contact_id, email, how, policy.list_id, why)

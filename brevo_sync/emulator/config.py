@@ -1,0 +1,94 @@
+"""The emulator's settings: one mutable dataclass, patched live through the control API."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, Literal
+
+UnknownAttributes = Literal["ignore", "error"]
+
+
+@dataclass
+class EmulatorConfig:
+    """How the fake Brevo account behaves; read on every call, so edits apply at once."""
+
+    api_key: str | None = None
+    latency_ms: float = 0.0
+    error_rate: float = 0.0
+    timeout_rate: float = 0.0
+    timeout_seconds: float = 2.0
+    storm_rate: float = 0.0
+    storm_seconds: float = 1.0
+    rate_limits: bool = False
+    contacts_rps: int = 10
+    contacts_rph: int = 36000
+    other_rph: int = 100
+    import_base_ms: float = 500.0
+    import_ms_per_contact: float = 0.1
+    unknown_attributes: UnknownAttributes = "ignore"
+    seed: int | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def apply_patch(self, patch: dict[str, Any]) -> None:
+        """Validate every field of a partial update first, so a bad patch changes nothing."""
+        checked = {name: _checked_value(name, value) for name, value in patch.items()}
+        for name, value in checked.items():
+            setattr(self, name, value)
+
+
+_RATES = {"error_rate", "timeout_rate", "storm_rate"}
+_DURATIONS = {
+    "latency_ms",
+    "timeout_seconds",
+    "storm_seconds",
+    "import_base_ms",
+    "import_ms_per_contact",
+}
+_COUNTS = {"contacts_rps", "contacts_rph", "other_rph"}
+
+
+def _checked_value(name: str, value: Any) -> Any:
+    if name in _RATES:
+        number = _number(name, value)
+        if not 0.0 <= number <= 1.0:
+            raise ValueError(f"{name} must be between 0 and 1")
+        return number
+    if name in _DURATIONS:
+        number = _number(name, value)
+        if number < 0:
+            raise ValueError(f"{name} must not be negative")
+        return number
+    if name in _COUNTS:
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ValueError(f"{name} must be a positive integer")
+        return value
+    return _checked_other(name, value)
+
+
+def _checked_other(name: str, value: Any) -> Any:
+    if name == "rate_limits":
+        if not isinstance(value, bool):
+            raise ValueError("rate_limits must be a boolean")
+        return value
+    if name == "unknown_attributes":
+        if value not in ("ignore", "error"):
+            raise ValueError("unknown_attributes must be 'ignore' or 'error'")
+        return value
+    if name == "api_key":
+        if value is not None and (not isinstance(value, str) or not value):
+            raise ValueError("api_key must be a non-empty string or null")
+        return value
+    if name == "seed":
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
+            raise ValueError("seed must be an integer or null")
+        return value
+    raise ValueError(f"unknown setting {name!r}")
+
+
+def _number(name: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"{name} must be a number")
+    return float(value)

@@ -1,0 +1,96 @@
+"""The emulator's own endpoints (no api-key, outside /v3), for tests in another process."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from brevo_sync.emulator.config import EmulatorConfig
+from brevo_sync.emulator.endpoint import config_of, store_of
+from brevo_sync.emulator.store import Contact
+
+
+async def healthz(request: Request) -> Response:
+    return JSONResponse({"status": "ok"})
+
+
+async def contacts(request: Request) -> Response:
+    store = store_of(request)
+    return JSONResponse({"contacts": store.contacts(), "count": store.count()})
+
+
+async def calls(request: Request) -> Response:
+    counted = request.app.state.calls
+    rows = [
+        {"method": method, "path": path, "status": status, "count": count}
+        for (method, path, status), count in sorted(counted.items())
+    ]
+    return JSONResponse({"calls": rows, "total": sum(counted.values())})
+
+
+async def get_config(request: Request) -> Response:
+    return JSONResponse(config_of(request).as_dict())
+
+
+async def patch_config(request: Request) -> Response:
+    config: EmulatorConfig = config_of(request)
+    try:
+        patch = json.loads(await request.body() or b"{}")
+        if not isinstance(patch, dict):
+            raise ValueError("expected a JSON object of settings")
+        config.apply_patch(patch)
+    except ValueError as exc:
+        return JSONResponse({"error": str(exc)}, status_code=400)
+    return JSONResponse(config.as_dict())
+
+
+async def reset(request: Request) -> Response:
+    """Empty the account; `?attributes=true` also forgets attributes created since start."""
+    with_attributes = request.query_params.get("attributes", "").lower() in ("1", "true", "yes")
+    state = request.app.state
+    state.store.reset(attributes=with_attributes)
+    state.calls.clear()
+    state.limiter.reset()
+    state.faults.reset(state.config)
+    return JSONResponse({"reset": True})
+
+
+def _contact_or_none(request: Request) -> Contact | None:
+    text = request.path_params["contact_id"]
+    return store_of(request).get(int(text)) if text.isdigit() else None
+
+
+async def blocklist(request: Request) -> Response:
+    """As if the contact unsubscribed in Brevo: blocklisted for email, modifiedAt bumped."""
+    contact = _contact_or_none(request)
+    if contact is None:
+        return JSONResponse({"error": "contact not found"}, status_code=404)
+    contact.email_blacklisted = True
+    store_of(request).touch(contact)
+    body: dict[str, Any] = contact.as_json()
+    return JSONResponse(body)
+
+
+async def delete_contact(request: Request) -> Response:
+    """As if someone deleted the contact in Brevo's web interface."""
+    contact = _contact_or_none(request)
+    if contact is None:
+        return JSONResponse({"error": "contact not found"}, status_code=404)
+    store_of(request).delete(contact)
+    return Response(status_code=204)
+
+
+ROUTES = [
+    Route("/healthz", healthz, methods=["GET"]),
+    Route("/_emulator/contacts", contacts, methods=["GET"]),
+    Route("/_emulator/calls", calls, methods=["GET"]),
+    Route("/_emulator/config", get_config, methods=["GET"]),
+    Route("/_emulator/config", patch_config, methods=["PATCH"]),
+    Route("/_emulator/reset", reset, methods=["POST"]),
+    Route("/_emulator/contacts/{contact_id}/blocklist", blocklist, methods=["POST"]),
+    Route("/_emulator/contacts/{contact_id}", delete_contact, methods=["DELETE"]),
+]

@@ -1,0 +1,281 @@
+"""The one engine behind the listener, the cron sweep and the admin buttons.
+
+claim rows (SKIP LOCKED, short leases) -> read the customers' current rows -> decide (pure)
+-> push (one call each, or a bulk import for a backlog) -> record, write back, release.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from uuid import UUID
+
+import structlog
+
+from brevo_sync.brevo import BrevoClient
+from brevo_sync.brevo.errors import BrevoError
+from brevo_sync.db import Pool, q
+from brevo_sync.decide import Action, Create, Policy, Update, decide
+from brevo_sync.importer import ImportRow, push_import
+from brevo_sync.model import Customer, KnownContact, QueueItem, SyncMemory
+from brevo_sync.outcome import Outcome, record
+from brevo_sync.push import push, retry_delay
+
+log = structlog.get_logger("brevo_sync.engine")
+
+SMALL_BATCH = 20                # rows leased at a time for one-by-one pushes (about 2 s of calls)
+BULK_BATCH = 20_000             # rows leased at a time for the import path
+SMALL_LEASE_SECONDS = 120.0
+BULK_LEASE_SECONDS = 900.0
+CONCURRENCY = 8                 # Brevo calls in flight; the rate limiter still paces them
+
+
+def new_worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+@dataclass
+class DrainReport:
+    outcomes: list[Outcome] = field(default_factory=list)
+    counts: Counter[str] = field(default_factory=Counter)
+    bulk_imports: int = 0
+
+    def add(self, outcomes: Sequence[Outcome], keep: bool) -> None:
+        for outcome in outcomes:
+            self.counts[outcome.result] += 1
+        if keep:
+            self.outcomes.extend(outcomes)
+
+    @property
+    def synced(self) -> int:
+        return self.counts["ok"] + self.counts["skipped"]
+
+    @property
+    def failed(self) -> int:
+        return self.counts["error"]
+
+
+@dataclass(frozen=True)
+class Prepared:
+    item: QueueItem
+    customer: Customer | None
+    known: KnownContact | None
+    action: Action
+
+
+class Engine:
+    def __init__(
+        self,
+        pool: Pool,
+        client: BrevoClient,
+        policy: Policy,
+        *,
+        source: str,
+        bulk_threshold: int = 200,
+        concurrency: int = CONCURRENCY,
+        small_batch: int = SMALL_BATCH,
+        bulk_batch: int = BULK_BATCH,
+        run_id: int | None = None,
+        keep_outcomes: bool = False,
+        on_outcome: Callable[[Outcome], None] | None = None,
+    ) -> None:
+        self.pool = pool
+        self.client = client
+        self.policy = policy
+        self.source = source
+        self.worker = new_worker_id()
+        self.bulk_threshold = bulk_threshold
+        self.concurrency = concurrency
+        self.small_batch = small_batch
+        self.bulk_batch = bulk_batch
+        self.run_id = run_id
+        self.keep_outcomes = keep_outcomes
+        self.on_outcome = on_outcome
+        self._slots = asyncio.Semaphore(concurrency)
+
+    async def drain(self, *, deadline: float | None = None,
+                    stop: asyncio.Event | None = None) -> DrainReport:
+        """Push what is pending until the queue has nothing ready, the deadline (a
+        time.monotonic() value) passes, or `stop` is set."""
+        report = DrainReport()
+        while not _should_stop(deadline, stop):
+            bulk = self.policy.list_id is not None and \
+                await self.ready_count() >= self.bulk_threshold
+            items = await self._claim(bulk)
+            if not items:
+                break
+            await self._process(items, report, bulk=bulk, deadline=deadline, stop=stop)
+        return report
+
+    async def push_customer(self, customer_id: UUID) -> Outcome | None:
+        """An admin's push of one customer, whether or not it was pending. None when another
+        worker holds its row right now."""
+        async with self.pool.connection() as conn:
+            await conn.execute(q("enqueue"), {"ids": [customer_id], "reason": "admin"})
+            rows = await (await conn.execute(q("claim_one"), {
+                "customer_id": customer_id, "worker": self.worker,
+                "lease": SMALL_LEASE_SECONDS})).fetchall()
+        if not rows:
+            return None
+        report = DrainReport()
+        await self._process([_item(rows[0])], report, bulk=False, deadline=None, stop=None,
+                            keep=True)
+        return report.outcomes[0] if report.outcomes else None
+
+    async def ready_count(self) -> int:
+        async with self.pool.connection() as conn:
+            row = await (await conn.execute(q("depth"))).fetchone()
+        return int(row["ready"]) if row else 0
+
+    async def _claim(self, bulk: bool) -> list[QueueItem]:
+        params = {
+            "worker": self.worker,
+            "limit": self.bulk_batch if bulk else self.small_batch,
+            "lease": BULK_LEASE_SECONDS if bulk else SMALL_LEASE_SECONDS,
+        }
+        async with self.pool.connection() as conn:
+            rows = await (await conn.execute(q("claim"), params)).fetchall()
+        return [_item(r) for r in rows]
+
+    async def _process(self, items: list[QueueItem], report: DrainReport, *, bulk: bool,
+                       deadline: float | None, stop: asyncio.Event | None,
+                       keep: bool | None = None) -> None:
+        keep = self.keep_outcomes if keep is None else keep
+        prepared = await self._prepare(items)
+        one_by_one = prepared
+        if bulk and self.policy.list_id is not None:
+            rows, one_by_one = _split_for_import(prepared, self.policy.phone_region)
+            if len(rows) >= self.bulk_threshold:
+                one_by_one += await self._import(rows, report, keep, deadline)
+            else:
+                one_by_one = prepared
+        await self._push_each(one_by_one, report, keep, deadline, stop)
+
+    async def _prepare(self, items: list[QueueItem]) -> list[Prepared]:
+        by_id = {i.customer_id: i for i in items}
+        async with self.pool.connection() as conn:
+            rows = await (await conn.execute(q("load"), {"ids": list(by_id)})).fetchall()
+        prepared = []
+        for row in rows:
+            item = by_id[row["queued_id"]]
+            customer = _customer(row)
+            known = _known(row)
+            memory = _memory(row)
+            action = decide(item, customer, known, memory, self.policy,
+                            shares_email_with=row["shares_email_with"])
+            prepared.append(Prepared(item, customer, known, action))
+        return prepared
+
+    async def _import(self, rows: list[ImportRow], report: DrainReport, keep: bool,
+                      deadline: float | None) -> list[Prepared]:
+        """Import `rows`; returns those Brevo did not take, to push one by one."""
+        try:
+            outcomes, missing = await push_import(self.client, rows, self.policy.list_id or 0,
+                                                  deadline=deadline)
+        except BrevoError as exc:
+            log.warning("brevo_import_failed", error=str(exc), rows=len(rows))
+            outcomes = [Outcome(r.item, r.customer, r.action, "retry", message=str(exc),
+                                retry_delay=retry_delay(r.item.attempts), status="pending")
+                        for r in rows]
+            missing = []
+        report.bulk_imports += 1
+        await self._record(outcomes, report, keep)
+        log.info("brevo_import", rows=len(rows), imported=len(outcomes), missing=len(missing))
+        return [Prepared(r.item, r.customer, None, _recreate_action(r)) for r in missing]
+
+    async def _push_each(self, prepared: list[Prepared], report: DrainReport, keep: bool,
+                         deadline: float | None, stop: asyncio.Event | None) -> None:
+        async def one(p: Prepared) -> bool:
+            async with self._slots:
+                if _should_stop(deadline, stop):
+                    return False
+                outcome = await push(self.client, p.item, p.customer, p.action, p.known)
+                await self._record([outcome], report, keep)
+                return True
+
+        done = await asyncio.gather(*(one(p) for p in prepared), return_exceptions=True)
+        left = [p.item.customer_id for p, ok in zip(prepared, done, strict=True) if ok is not True]
+        for p, result in zip(prepared, done, strict=True):
+            if isinstance(result, BaseException):
+                log.error("brevo_push_crashed", customer_id=str(p.item.customer_id),
+                          error=repr(result))
+        if left:
+            async with self.pool.connection() as conn:
+                await conn.execute(q("release_unclaimed"), {"ids": left, "worker": self.worker})
+
+    async def _record(self, outcomes: Sequence[Outcome], report: DrainReport,
+                      keep: bool) -> None:
+        async with self.pool.connection() as conn:
+            await record(conn, outcomes, worker=self.worker, source=self.source,
+                         run_id=self.run_id)
+        report.add(outcomes, keep)
+        for outcome in outcomes:
+            log.info("brevo_push", customer_id=str(outcome.item.customer_id),
+                     action=outcome.action, outcome=outcome.result, ms=round(outcome.ms, 1),
+                     contact_id=outcome.contact_id, message=outcome.message)
+            if self.on_outcome is not None:
+                self.on_outcome(outcome)
+
+
+def _split_for_import(prepared: list[Prepared], region: str | None
+                      ) -> tuple[list[ImportRow], list[Prepared]]:
+    """Creates and plain attribute updates can go in an import; renames, unblocks, clearing a
+    phone and removals cannot."""
+    rows: list[ImportRow] = []
+    rest: list[Prepared] = []
+    for p in prepared:
+        a = p.action
+        full = a if isinstance(a, Create) else (a.recreate if isinstance(a, Update) else None)
+        importable = isinstance(a, Create) or (
+            isinstance(a, Update) and a.new_email is None and not a.unblock
+            and a.attributes.get("SMS") != "" and a.recreate is not None
+            and p.known is not None and not p.known.email_blacklisted
+        )
+        if importable and full is not None and p.customer is not None:
+            rows.append(ImportRow(p.item, p.customer, full.email, full.attributes, a.name))
+        else:
+            rest.append(p)
+    return rows, rest
+
+
+def _recreate_action(row: ImportRow) -> Action:
+    return Create(row.email, row.attributes, ())
+
+
+def _should_stop(deadline: float | None, stop: asyncio.Event | None) -> bool:
+    return (stop is not None and stop.is_set()) or (
+        deadline is not None and time.monotonic() >= deadline)
+
+
+def _item(row: dict[str, Any]) -> QueueItem:
+    return QueueItem(row["customer_id"], row["version"], row["deleted"], row["deleted_email"],
+                     row["deleted_contact_id"], row["attempts"])
+
+
+def _customer(row: dict[str, Any]) -> Customer | None:
+    if row["id"] is None:
+        return None
+    return Customer(row["id"], row["email"], row["first_name"], row["last_name"], row["phone"],
+                    bool(row["marketing_opt_in"]), bool(row["used_welcome_offer"]),
+                    row["brevo_contact_id"], row["fingerprint"])
+
+
+def _known(row: dict[str, Any]) -> KnownContact | None:
+    if row["m_id"] is None:
+        return None
+    return KnownContact(row["m_id"], row["m_email"], dict(row["m_attributes"] or {}),
+                        frozenset(row["m_list_ids"] or ()), bool(row["m_email_blacklisted"]))
+
+
+def _memory(row: dict[str, Any]) -> SyncMemory | None:
+    if row["s_status"] is None:
+        return None
+    return SyncMemory(row["s_email"], row["s_contact_id"], row["s_status"],
+                      row["s_removed_by_sync"])

@@ -1,0 +1,68 @@
+"""The bulk path: a backlog goes to Brevo as a few imports instead of one call per customer.
+
+Brevo's import answers with a process id, not contact ids, so the new ids are learnt by
+listing the contacts modified since the import began.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from brevo_sync.brevo import BrevoClient
+from brevo_sync.brevo.bulk import chunk_import_rows
+from brevo_sync.brevo.errors import BrevoTransientError
+from brevo_sync.model import Customer, QueueItem
+from brevo_sync.outcome import MirrorRow, Outcome
+
+# Brevo's clock and ours may differ; list from a little before the import began.
+CLOCK_SKEW = timedelta(seconds=30)
+MIN_PROCESS_WAIT = 60.0
+
+
+@dataclass(frozen=True)
+class ImportRow:
+    item: QueueItem
+    customer: Customer
+    email: str
+    attributes: dict[str, Any]
+    action: str
+
+
+async def push_import(client: BrevoClient, rows: Sequence[ImportRow], list_id: int, *,
+                      deadline: float | None) -> tuple[list[Outcome], list[ImportRow]]:
+    """Import `rows`; returns the outcomes of the rows now in Brevo, and the rows that are not
+    (Brevo skipped them: invalid or duplicate values), for the caller to push one by one so
+    that each gets Brevo's own reason."""
+    started = time.perf_counter()
+    since = datetime.now(UTC) - CLOCK_SKEW
+    payload = [{"email": r.email, "attributes": r.attributes} for r in rows]
+    for chunk in chunk_import_rows(payload):
+        process_id = await client.import_contacts(chunk, list_ids=[list_id])
+        wait = MIN_PROCESS_WAIT if deadline is None else max(
+            MIN_PROCESS_WAIT, deadline - time.monotonic())
+        process = await client.wait_for_process(process_id, timeout=wait)
+        if not process.succeeded:
+            raise BrevoTransientError(
+                f"Brevo import {process_id} ended {process.status}: {process.error or ''}")
+    wanted = {r.email: r for r in rows}
+    found: dict[str, Outcome] = {}
+    async for contact in client.iter_contacts(modified_since=since):
+        row = wanted.get(contact.email or "")
+        if row is None or row.email in found:
+            continue
+        mirror = MirrorRow(contact.id, contact.email, dict(contact.attributes),
+                           tuple(contact.list_ids), contact.email_blacklisted)
+        found[row.email] = Outcome(row.item, row.customer, row.action, "ok",
+                                   contact_id=contact.id, mirror=mirror,
+                                   message="bulk import")
+        if len(found) == len(wanted):
+            break
+    elapsed_ms = (time.perf_counter() - started) * 1000
+    for outcome in found.values():
+        outcome.ms = elapsed_ms
+    missing = [r for r in rows if r.email not in found]
+    return list(found.values()), missing

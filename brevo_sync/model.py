@@ -1,0 +1,53 @@
+"""The rows the engine works with, as plain values."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+from uuid import UUID
+
+
+@dataclass(frozen=True)
+class Customer:
+    id: UUID
+    email: str | None
+    first_name: str | None = None
+    last_name: str | None = None
+    phone: str | None = None
+    marketing_opt_in: bool = False
+    used_welcome_offer: bool = False
+    brevo_contact_id: int | None = None
+    fingerprint: str = ""
+
+
+@dataclass(frozen=True)
+class QueueItem:
+    """A claimed queue row: which customer, at which version, and a deleted row's leftovers."""
+
+    customer_id: UUID
+    version: int
+    deleted: bool = False
+    deleted_email: str | None = None
+    deleted_contact_id: int | None = None
+    attempts: int = 1
+
+
+@dataclass(frozen=True)
+class KnownContact:
+    """What the mirror says Brevo holds for a customer."""
+
+    id: int
+    email: str | None
+    attributes: dict[str, Any] = field(default_factory=dict)
+    list_ids: frozenset[int] = frozenset()
+    email_blacklisted: bool = False
+
+
+@dataclass(frozen=True)
+class SyncMemory:
+    """What the sync itself last did for a customer (brevo_sync.sync_state)."""
+
+    email: str | None = None
+    brevo_contact_id: int | None = None
+    status: str = "pending"
+    removed_by_sync: str | None = None

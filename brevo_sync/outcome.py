@@ -1,0 +1,145 @@
+"""The result of pushing one customer, and writing it down: state, history, mirror, queue."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from psycopg import AsyncConnection
+
+from brevo_sync.db import q
+from brevo_sync.model import Customer, QueueItem
+
+Result = Literal["ok", "skipped", "error", "retry"]
+
+
+@dataclass(frozen=True)
+class MirrorRow:
+    """What Brevo holds for a contact after a push."""
+
+    id: int
+    email: str | None
+    attributes: dict[str, Any]
+    list_ids: tuple[int, ...]
+    email_blacklisted: bool
+
+
+@dataclass
+class Outcome:
+    item: QueueItem
+    customer: Customer | None
+    action: str
+    result: Result
+    contact_id: int | None = None
+    message: str | None = None
+    error_code: str | None = None
+    status: str = "synced"            # sync_state.status: synced | removed | error | skipped
+    removed_by_sync: str | None = None
+    mirror: MirrorRow | None = None
+    forget_contact: int | None = None
+    retry_delay: float = 0.0
+    ms: float = 0.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def email(self) -> str | None:
+        if self.customer is not None and self.customer.email is not None:
+            return self.customer.email
+        return self.item.deleted_email
+
+    def as_json(self) -> dict[str, Any]:
+        """The per-customer shape of the admin API's results."""
+        return {
+            "customerId": str(self.item.customer_id),
+            "email": self.email,
+            "success": self.result in ("ok", "skipped"),
+            "brevoId": self.contact_id,
+            "action": self.action,
+            "outcome": self.result,
+            "message": self.message,
+        }
+
+
+async def record(conn: AsyncConnection[Any], outcomes: Sequence[Outcome], *, worker: str,
+                 source: str, run_id: int | None = None) -> None:
+    """Write the outcomes down, queue last: a crash before the end redoes a push, never loses one.
+
+    `conn` is in autocommit. Statements on the application's table and the queue run one row
+    at a time, so the sync holds at most one lock the application may want and can never
+    deadlock with it.
+    """
+    if not outcomes:
+        return
+    written = [o for o in outcomes if o.customer is not None and o.contact_id is not None
+               and o.result == "ok" and o.customer.brevo_contact_id != o.contact_id]
+    async with conn.cursor() as cur:
+        if written:
+            await cur.executemany(q("write_back"), [
+                {"customer_id": o.item.customer_id, "contact_id": o.contact_id} for o in written
+            ])
+    final = [o for o in outcomes if o.result != "retry"]
+    if final:
+        await _save_state(conn, final)
+    await _save_mirror(conn, outcomes)
+    await conn.execute(q("add_history"), {
+        "source": source, "run_id": run_id,
+        "customer_ids": [o.item.customer_id for o in outcomes],
+        "emails": [o.email for o in outcomes],
+        "actions": [o.action for o in outcomes],
+        "outcomes": [o.result for o in outcomes],
+        "contact_ids": [o.contact_id for o in outcomes],
+        "messages": [o.message for o in outcomes],
+    })
+    async with conn.cursor() as cur:
+        done = [o for o in outcomes if o.result != "retry"]
+        if done:
+            await cur.executemany(q("release_done"), [
+                {"customer_id": o.item.customer_id, "version": o.item.version} for o in done
+            ])
+        retry = [o for o in outcomes if o.result == "retry"]
+        if retry:
+            await cur.executemany(q("release_retry"), [
+                {"customer_id": o.item.customer_id, "version": o.item.version,
+                 "delay": o.retry_delay, "error": o.message} for o in retry
+            ])
+
+
+async def _save_state(conn: AsyncConnection[Any], outcomes: Sequence[Outcome]) -> None:
+    await conn.execute(q("save_state"), {
+        "customer_ids": [o.item.customer_id for o in outcomes],
+        "emails": [_lower(o.email) for o in outcomes],
+        "contact_ids": [o.contact_id for o in outcomes],
+        "statuses": [o.status for o in outcomes],
+        "errors": [o.message if o.status == "error" else None for o in outcomes],
+        "error_codes": [o.error_code if o.status == "error" else None for o in outcomes],
+        "fingerprints": [o.customer.fingerprint if o.customer and o.status == "error" else None
+                         for o in outcomes],
+        "removed": [o.removed_by_sync for o in outcomes],
+    })
+
+
+async def _save_mirror(conn: AsyncConnection[Any], outcomes: Sequence[Outcome]) -> None:
+    gone = [o.forget_contact for o in outcomes if o.forget_contact is not None]
+    if gone:
+        await conn.execute(q("mirror_forget"), {"ids": gone})
+    rows = {o.mirror.id: o.mirror for o in outcomes if o.mirror is not None}
+    if not rows:
+        return
+    mirrors = sorted(rows.values(), key=lambda m: m.id)
+    await conn.execute(q("forget_contact_emails"), {
+        "emails": [_lower(m.email) for m in mirrors if m.email],
+        "ids": [m.id for m in mirrors],
+    })
+    await conn.execute(q("mirror_push"), {
+        "ids": [m.id for m in mirrors],
+        "emails": [_lower(m.email) for m in mirrors],
+        "attributes": [json.dumps(m.attributes) for m in mirrors],
+        "list_ids": [json.dumps(list(m.list_ids)) for m in mirrors],
+        "blacklisted": [m.email_blacklisted for m in mirrors],
+    })
+
+
+def _lower(email: str | None) -> str | None:
+    return email.strip().lower() if email else None

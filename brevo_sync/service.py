@@ -1,0 +1,64 @@
+"""Wiring shared by the CLI, the listener and the API: settings in, client, pool, engine out."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import httpx
+
+from brevo_sync.brevo import BrevoClient, RateLimiter, RateLimits
+from brevo_sync.config import Settings
+from brevo_sync.db import Pool, make_pool
+from brevo_sync.decide import Policy
+from brevo_sync.engine import Engine
+from brevo_sync.outcome import Outcome
+
+# Attributes the sync writes that Brevo accounts do not have from the start.
+SYNC_ATTRIBUTES = {"USED_WELCOME_OFFER": "boolean"}
+
+
+def policy_from(settings: Settings) -> Policy:
+    return Policy(
+        list_id=settings.brevo_list_id,
+        opt_out_action=settings.opt_out_action,
+        delete_action=settings.delete_action,
+        phone_region=settings.phone_default_region,
+    )
+
+
+def limiter_from(settings: Settings) -> RateLimiter:
+    return RateLimiter(RateLimits(
+        contacts_per_second=settings.contacts_per_second,
+        contacts_per_hour=settings.contacts_per_hour,
+        other_per_hour=settings.other_per_hour,
+    ))
+
+
+def client_from(settings: Settings, *, transport: httpx.AsyncBaseTransport | None = None,
+                limiter: RateLimiter | None = None,
+                on_response: Callable[[str, int, float], None] | None = None) -> BrevoClient:
+    return BrevoClient(
+        settings.require_brevo_key().reveal(),
+        settings.brevo_base_url,
+        limiter=limiter or limiter_from(settings),
+        transport=transport,
+        on_response=on_response,
+    )
+
+
+async def prepare_brevo(client: BrevoClient) -> None:
+    """Create the attributes the sync writes, once per process."""
+    await client.ensure_attributes(SYNC_ATTRIBUTES)
+
+
+def pool_from(settings: Settings, application_name: str, max_size: int = 4
+              ) -> Pool:
+    return make_pool(settings.require_database(), application_name, max_size=max_size)
+
+
+def engine_from(settings: Settings, pool: Pool, client: BrevoClient, *,
+                source: str, run_id: int | None = None, keep_outcomes: bool = False,
+                on_outcome: Callable[[Outcome], None] | None = None) -> Engine:
+    return Engine(pool, client, policy_from(settings), source=source,
+                  bulk_threshold=settings.bulk_threshold, run_id=run_id,
+                  keep_outcomes=keep_outcomes, on_outcome=on_outcome)

@@ -1,0 +1,73 @@
+-- name: claim
+-- Lease ready rows for a push. A short transaction: no lock the trigger needs outlives it.
+UPDATE brevo_sync.queue AS q
+SET claimed_until = now() + make_interval(secs => %(lease)s),
+    claimed_by = %(worker)s,
+    attempts = q.attempts + 1
+FROM (
+    SELECT customer_id FROM brevo_sync.queue
+    WHERE next_attempt_at <= now()
+      AND (claimed_until IS NULL OR claimed_until < now())
+    ORDER BY first_queued_at
+    LIMIT %(limit)s
+    FOR UPDATE SKIP LOCKED
+) AS ready
+WHERE q.customer_id = ready.customer_id
+RETURNING q.customer_id, q.version, q.deleted, q.deleted_email, q.deleted_contact_id, q.attempts;
+
+-- name: claim_one
+-- An admin's push: lease this customer's row even when it is not yet due.
+UPDATE brevo_sync.queue AS q
+SET claimed_until = now() + make_interval(secs => %(lease)s),
+    claimed_by = %(worker)s,
+    attempts = q.attempts + 1
+FROM (
+    SELECT customer_id FROM brevo_sync.queue
+    WHERE customer_id = %(customer_id)s
+      AND (claimed_until IS NULL OR claimed_until < now())
+    FOR UPDATE SKIP LOCKED
+) AS ready
+WHERE q.customer_id = ready.customer_id
+RETURNING q.customer_id, q.version, q.deleted, q.deleted_email, q.deleted_contact_id, q.attempts;
+
+-- name: enqueue
+-- Queue customers by hand (admin push, reconciliation); a row already pending is kept as is.
+INSERT INTO brevo_sync.queue (customer_id, reason)
+SELECT id, %(reason)s FROM unnest(%(ids)s::uuid[]) AS t(id)
+ON CONFLICT (customer_id) DO NOTHING;
+
+-- name: release_done
+-- Done: drop the row unless it changed during the push, in which case it stays pending.
+WITH done AS (
+    DELETE FROM brevo_sync.queue
+    WHERE customer_id = %(customer_id)s AND version = %(version)s
+    RETURNING 1
+)
+UPDATE brevo_sync.queue
+SET claimed_until = NULL, claimed_by = NULL
+WHERE customer_id = %(customer_id)s AND NOT EXISTS (SELECT FROM done);
+
+-- name: release_retry
+-- A transient failure: try again later, unless the row changed meanwhile (then at once).
+UPDATE brevo_sync.queue
+SET claimed_until = NULL, claimed_by = NULL, last_error = %(error)s,
+    next_attempt_at = CASE WHEN version = %(version)s
+                           THEN now() + make_interval(secs => %(delay)s) ELSE now() END
+WHERE customer_id = %(customer_id)s;
+
+-- name: release_unclaimed
+-- Give back leases that were never pushed (a stop, a budget running out).
+UPDATE brevo_sync.queue
+SET claimed_until = NULL, claimed_by = NULL, attempts = greatest(attempts - 1, 0)
+WHERE customer_id = ANY(%(ids)s::uuid[]) AND claimed_by = %(worker)s;
+
+-- name: arm
+-- The listener found nothing to do: ask the trigger for a NOTIFY on the next change.
+UPDATE brevo_sync.wakeup SET armed = true WHERE NOT armed;
+
+-- name: depth
+SELECT count(*) AS pending,
+       count(*) FILTER (WHERE next_attempt_at <= now()
+                        AND (claimed_until IS NULL OR claimed_until < now())) AS ready,
+       extract(epoch FROM now() - min(first_queued_at))::float8 AS oldest_age_seconds
+FROM brevo_sync.queue;

@@ -1,0 +1,272 @@
+"""The engine against a real PostgreSQL and the Brevo emulator: DESIGN.md's table, row by row."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+
+from brevo_sync.brevo import BrevoClient, RateLimiter
+from brevo_sync.engine import Engine
+from brevo_sync.service import engine_from
+from tests.conftest import TEST_API_KEY, TEST_LIST_ID
+from tests.factories import add_customer, add_customers, customer, pending, state
+
+pytestmark = pytest.mark.anyio
+
+
+def contact(store: Any, email: str) -> dict[str, Any]:
+    found = store.get_by_email(email)
+    assert found is not None, f"{email} is not in Brevo"
+    return dict(found)
+
+
+async def test_opted_in_customer_is_created_with_id_written_back(
+        db: psycopg.Connection[Any], engine: Engine, store: Any) -> None:
+    cid = add_customer(db, email="Ada@Example.com", first_name="Ada", last_name="Lovelace",
+                       phone="+33 6 12 34 56 78", used_welcome_offer=True)
+    report = await engine.drain()
+    assert report.synced == 1 and report.failed == 0
+    brevo = contact(store, "ada@example.com")
+    assert brevo["attributes"] == {"FIRSTNAME": "Ada", "LASTNAME": "Lovelace",
+                                   "SMS": "33612345678", "USED_WELCOME_OFFER": True}
+    assert brevo["listIds"] == [TEST_LIST_ID]
+    assert customer(db, cid)["brevo_contact_id"] == brevo["id"]
+    synced = state(db, cid)
+    assert synced is not None and synced["status"] == "synced" and synced["last_synced_at"]
+
+
+async def test_write_back_does_not_queue_the_customer_again(
+        db: psycopg.Connection[Any], engine: Engine, brevo_calls: Any) -> None:
+    add_customers(db, 3)
+    await engine.drain()
+    assert pending(db) == 0
+    calls = brevo_calls()
+    report = await engine.drain()
+    assert report.counts.total() == 0 and brevo_calls() == calls
+
+
+async def test_only_what_differs_is_sent_and_lists_are_kept(
+        db: psycopg.Connection[Any], engine: Engine, store: Any, emulator_app: Any) -> None:
+    cid = add_customer(db, email="grace@example.com", last_name="Murray")
+    await engine.drain()
+    store_contact = store.get(customer(db, cid)["brevo_contact_id"])
+    other = store.create_list("newsletter", 1).id  # a list the sync knows nothing of
+    store.link(store_contact, other)
+    await _refresh_mirror_row(db, store, "grace@example.com")
+    emulator_app.state.calls.clear()
+    db.execute("UPDATE customers SET last_name = 'Hopper' WHERE id = %s", (cid,))
+    await engine.drain()
+    assert dict(emulator_app.state.calls) == {("PUT", "/v3/contacts/{identifier}", 204): 1}
+    brevo = contact(store, "grace@example.com")
+    assert brevo["attributes"]["LASTNAME"] == "Hopper"
+    assert sorted(brevo["listIds"]) == sorted([other, TEST_LIST_ID])
+
+
+async def test_email_change_renames_the_contact(
+        db: psycopg.Connection[Any], engine: Engine, store: Any) -> None:
+    cid = add_customer(db, email="old@example.com")
+    await engine.drain()
+    contact_id = customer(db, cid)["brevo_contact_id"]
+    db.execute("UPDATE customers SET email = 'New@Example.com' WHERE id = %s", (cid,))
+    await engine.drain()
+    assert store.get_by_email("old@example.com") is None
+    assert contact(store, "new@example.com")["id"] == contact_id
+    assert store.count() == 1
+
+
+async def test_opting_out_blocklists_the_contact(
+        db: psycopg.Connection[Any], engine: Engine, store: Any) -> None:
+    cid = add_customer(db, email="out@example.com")
+    await engine.drain()
+    db.execute("UPDATE customers SET marketing_opt_in = false WHERE id = %s", (cid,))
+    await engine.drain()
+    assert contact(store, "out@example.com")["emailBlacklisted"] is True
+    synced = state(db, cid)
+    assert synced is not None and synced["status"] == "removed"
+    # Opting in again lifts the sync's own blocklist.
+    db.execute("UPDATE customers SET marketing_opt_in = true WHERE id = %s", (cid,))
+    await engine.drain()
+    assert contact(store, "out@example.com")["emailBlacklisted"] is False
+
+
+async def test_deleted_customer_leaves_the_list(
+        db: psycopg.Connection[Any], engine: Engine, store: Any) -> None:
+    cid = add_customer(db, email="bye@example.com")
+    await engine.drain()
+    db.execute("DELETE FROM customers WHERE id = %s", (cid,))
+    await engine.drain()
+    assert contact(store, "bye@example.com")["listIds"] == []
+    assert pending(db) == 0
+
+
+async def test_unsubscribed_in_brevo_is_never_resubscribed(
+        db: psycopg.Connection[Any], engine: Engine, store: Any) -> None:
+    cid = add_customer(db, email="unsub@example.com")
+    await engine.drain()
+    store.update(store.get(customer(db, cid)["brevo_contact_id"]),
+                 _patch(email_blacklisted=True))
+    await _refresh_mirror_row(db, store, "unsub@example.com")
+    db.execute("UPDATE customers SET first_name = 'Later' WHERE id = %s", (cid,))
+    await engine.drain()
+    brevo = contact(store, "unsub@example.com")
+    assert brevo["emailBlacklisted"] is True and brevo["attributes"]["FIRSTNAME"] == "Later"
+
+
+async def test_change_during_a_push_is_not_lost(
+        db: psycopg.Connection[Any], pool: Any, settings: Any, emulator: Any,
+        fast_limits: Any, store: Any, database_url: str) -> None:
+    """A row changed while its push is in flight stays pending and is pushed again."""
+    cid = add_customer(db, email="race@example.com", first_name="Before")
+    changed = False
+
+    async def change_then_forward(request: httpx.Request) -> httpx.Response:
+        nonlocal changed
+        if request.method == "POST" and request.url.path.endswith("/contacts") and not changed:
+            changed = True
+            async with await psycopg.AsyncConnection.connect(database_url,
+                                                             autocommit=True) as conn:
+                await conn.execute("UPDATE customers SET first_name = 'After' WHERE id = %s",
+                                   (cid,))
+        return await inner.handle_async_request(request)
+
+    inner = httpx.ASGITransport(app=emulator)
+    client = BrevoClient(TEST_API_KEY, "http://brevo.test/v3",
+                         transport=httpx.MockTransport(change_then_forward),
+                         limiter=RateLimiter(fast_limits))
+    async with client:
+        report = await engine_from(settings, pool, client, source="test").drain()
+    assert changed and report.counts["ok"] == 2
+    assert contact(store, "race@example.com")["attributes"]["FIRSTNAME"] == "After"
+    assert pending(db) == 0
+
+
+async def test_two_drainers_at_once_push_everything_once(
+        db: psycopg.Connection[Any], pool: Any, settings: Any, emulator: Any,
+        fast_limits: Any, store: Any) -> None:
+    ids = add_customers(db, 150)
+
+    async def drainer() -> int:
+        client = BrevoClient(TEST_API_KEY, "http://brevo.test/v3",
+                             transport=httpx.ASGITransport(app=emulator),
+                             limiter=RateLimiter(fast_limits))
+        async with client:
+            report = await engine_from(settings, pool, client, source="test").drain()
+            return int(report.counts["ok"])
+
+    pushed = await asyncio.gather(drainer(), drainer())
+    assert sum(pushed) == 150 and all(n > 0 for n in pushed)
+    assert store.count() == 150
+    written = db.execute("SELECT count(DISTINCT brevo_contact_id) AS n FROM customers"
+                         " WHERE id = ANY(%s)", (ids,)).fetchone()
+    assert written is not None and written["n"] == 150
+
+
+async def test_one_invalid_phone_among_100(
+        db: psycopg.Connection[Any], engine: Engine, store: Any, brevo_calls: Any) -> None:
+    add_customers(db, 99, phone="+442079460958")
+    bad = add_customer(db, phone="+1 555 000 0000", email="bad.phone@example.com")
+    # Every good customer has the same phone: Brevo refuses a duplicate SMS, so all but one
+    # go in without it, and say so.
+    report = await engine.drain()
+    assert report.counts["ok"] == 99 and report.failed == 1
+    assert store.count() == 99
+    failed = state(db, bad)
+    assert failed is not None and failed["status"] == "error"
+    assert failed["last_error"] == "Invalid phone number"
+    assert pending(db) == 0
+    calls = brevo_calls()
+    await engine.drain()
+    assert brevo_calls() == calls, "a permanent error is not retried until the row changes"
+    db.execute("UPDATE customers SET phone = NULL WHERE id = %s", (bad,))
+    await engine.drain()
+    assert store.get_by_email("bad.phone@example.com") is not None
+
+
+async def test_backlog_goes_through_bulk_import(
+        db: psycopg.Connection[Any], engine: Engine, store: Any, emulator_app: Any) -> None:
+    ids = add_customers(db, 450)
+    add_customer(db, phone="garbage-phone", email="garbage@example.com")
+    report = await engine.drain()
+    assert report.bulk_imports >= 1
+    assert report.counts["ok"] == 450 and report.failed == 1
+    assert store.count() == 450
+    missing = db.execute("SELECT count(*) AS n FROM customers WHERE id = ANY(%s)"
+                         " AND brevo_contact_id IS NULL", (ids,)).fetchone()
+    assert missing is not None and missing["n"] == 0
+    single_posts = emulator_app.state.calls[("POST", "/v3/contacts", 201)]
+    assert single_posts == 0, "the backlog did not go one call per customer"
+
+
+@pytest.mark.parametrize("faults", [
+    {"error_rate": 0.2},
+    {"storm_rate": 0.05, "storm_seconds": 0.3},
+])
+async def test_faults_are_recovered_without_loss(
+        db: psycopg.Connection[Any], engine: Engine, store: Any, emulator_app: Any,
+        faults: dict[str, float]) -> None:
+    ids = add_customers(db, 40)
+    for name, value in faults.items():
+        setattr(emulator_app.state.config, name, value)
+    deadline = asyncio.get_running_loop().time() + 60
+    while pending(db) and asyncio.get_running_loop().time() < deadline:
+        await engine.drain()
+        # Rows whose every retry failed wait for their backoff; bring them forward.
+        db.execute("UPDATE brevo_sync.queue SET next_attempt_at = now()")
+    assert pending(db) == 0
+    assert store.count() == 40
+    written = db.execute("SELECT count(*) AS n FROM customers WHERE id = ANY(%s)"
+                         " AND brevo_contact_id IS NOT NULL", (ids,)).fetchone()
+    assert written is not None and written["n"] == 40
+
+
+async def test_bad_input_is_pushed_or_recorded_with_a_reason(
+        db: psycopg.Connection[Any], engine: Engine, store: Any) -> None:
+    good = add_customer(db, email="fine@example.com")
+    rows = {
+        "invalid email": add_customer(db, email="not an email"),
+        "null email": add_customer(db, email=None),
+        "local phone": add_customer(db, email="local@example.com", phone="06 12 34 56 78"),
+        "garbage phone": add_customer(db, email="garbage@example.com", phone="call me"),
+        "long name": add_customer(db, email="long@example.com", first_name="x" * 10_000),
+        "nulls": add_customer(db, email="nulls@example.com", first_name=None, last_name=None),
+        "case twin": add_customer(db, email="FINE@example.com"),
+        "non-ascii": add_customer(db, email="zoe@example.com", first_name="Zoë",
+                                  last_name="Ødegård-Łukasz 王"),
+    }
+    await engine.drain()
+    assert pending(db) == 0
+    assert contact(store, "fine@example.com")["id"] == customer(db, good)["brevo_contact_id"]
+    assert contact(store, "zoe@example.com")["attributes"]["LASTNAME"] == "Ødegård-Łukasz 王"
+    assert contact(store, "nulls@example.com")["attributes"].get("FIRSTNAME", "") == ""
+    for name, cid in rows.items():
+        result = state(db, cid)
+        assert result is not None, name
+        if result["status"] == "error":
+            assert result["last_error"], f"{name}: error without a reason"
+        else:
+            assert result["status"] == "synced", name
+    assert state(db, rows["invalid email"])["status"] == "error"  # type: ignore[index]
+    assert "FINE@example.com".lower() in str(state(db, rows["case twin"]))
+    assert state(db, rows["case twin"])["status"] == "error"  # type: ignore[index]
+
+
+def _patch(**fields: Any) -> Any:
+    from brevo_sync.emulator.store import ContactPatch
+
+    return ContactPatch(**fields)
+
+
+async def _refresh_mirror_row(db: psycopg.Connection[Any], store: Any, email: str) -> None:
+    """What the sweep's mirror refresh would record for one contact."""
+    import json
+
+    found = contact(store, email)
+    db.execute(
+        "UPDATE brevo_sync.contacts SET list_ids = %s, email_blacklisted = %s,"
+        " attributes = %s::jsonb WHERE id = %s",
+        (found["listIds"], found["emailBlacklisted"], json.dumps(found["attributes"]),
+         found["id"]))

@@ -1,0 +1,68 @@
+"""Settings: read once, fail at start naming the variable, secrets never shown."""
+
+from __future__ import annotations
+
+import pytest
+
+from brevo_sync.config import ConfigError, Settings, looks_like_neon_pooler
+
+
+def test_defaults_with_nothing_set() -> None:
+    settings = Settings.from_env({})
+    assert settings.brevo_base_url == "https://api.brevo.com/v3"
+    assert settings.admin_user == "admin" and settings.brevo_list_id is None
+    assert settings.opt_out_action == "blocklist" and settings.delete_action == "unlist"
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("DATABASE_URL", "mysql://x"),
+        ("BREVO_LIST_ID", "two"),
+        ("BREVO_LIST_ID", "0"),
+        ("BREVO_BASE_URL", "ftp://brevo"),
+        ("BREVO_OPT_OUT_ACTION", "shred"),
+        ("BREVO_REMOVAL_GUARD_SHARE", "2"),
+        ("PHONE_DEFAULT_REGION", "France"),
+        ("CRON_SECRET", " padded "),
+    ],
+)
+def test_malformed_values_name_the_variable(name: str, value: str) -> None:
+    with pytest.raises(ConfigError, match=name):
+        Settings.from_env({name: value})
+
+
+def test_secrets_never_print() -> None:
+    settings = Settings.from_env(
+        {
+            "BREVO_API_KEY": "xkeysib-secret",
+            "CRON_SECRET": "c" * 20,
+            "ADMIN_PASSWORD": "hunter2hunter2",
+        }
+    )
+    text = repr(settings) + str(settings)
+    for secret in ("xkeysib-secret", "c" * 20, "hunter2hunter2"):
+        assert secret not in text
+    assert settings.require_brevo_key().reveal() == "xkeysib-secret"
+
+
+def test_listener_prefers_the_unpooled_url() -> None:
+    settings = Settings.from_env(
+        {
+            "DATABASE_URL": "postgresql://a@pooled/db",
+            "DATABASE_URL_UNPOOLED": "postgresql://a@direct/db",
+        }
+    )
+    assert settings.listener_dsn == "postgresql://a@direct/db"
+
+
+def test_neon_pooler_hosts_are_recognised() -> None:
+    assert looks_like_neon_pooler("postgresql://u@ep-cool-1-pooler.eu-central-1.aws.neon.tech/db")
+    assert not looks_like_neon_pooler("postgresql://u@ep-cool-1.eu-central-1.aws.neon.tech/db")
+
+
+def test_missing_required_settings_name_the_variable() -> None:
+    with pytest.raises(ConfigError, match="DATABASE_URL"):
+        Settings.from_env({}).require_database()
+    with pytest.raises(ConfigError, match="BREVO_API_KEY"):
+        Settings.from_env({}).require_brevo_key()
