@@ -34,6 +34,7 @@ import json
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl
 
 import yaml
 from jsonschema import Draft4Validator
@@ -64,7 +65,7 @@ def _exactly_one_of(schema: dict[str, Any]) -> dict[str, Any]:
 
 
 def patched_spec(spec_path: Path) -> dict[str, Any]:
-    spec = yaml.safe_load(spec_path.read_text())
+    spec: dict[str, Any] = yaml.safe_load(spec_path.read_text())
     for path in MEMBERSHIP_PATHS:
         media = spec["paths"][path]["post"]["requestBody"]["content"]["application/json"]
         media["schema"] = _exactly_one_of(media["schema"])
@@ -97,16 +98,10 @@ class _Request:
         self.content_type = headers.get("content-type", "").lower()
         query = scope.get("query_string", b"").decode("latin-1")
         self.parameters = RequestParameters(
-            query=ImmutableMultiDict(_query_pairs(query)),
+            query=ImmutableMultiDict(parse_qsl(query, keep_blank_values=True)),
             header=headers,
             cookie=ImmutableMultiDict(),
         )
-
-
-def _query_pairs(query: str) -> list[tuple[str, str]]:
-    from urllib.parse import parse_qsl
-
-    return parse_qsl(query, keep_blank_values=True)
 
 
 class _Response:
@@ -179,7 +174,7 @@ class OpenAPIConformance:
         except ValueError:
             return False
         schema = self._spec["components"]["schemas"]["errorModel"]
-        return Draft4Validator(schema).is_valid(body)
+        return bool(Draft4Validator(schema).is_valid(body))
 
 
 async def _buffered(receive: Receive) -> tuple[bytes, Receive]:
