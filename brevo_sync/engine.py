@@ -41,17 +41,26 @@ def new_worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
 
+KEPT_OUTCOMES = 1000            # per-customer results a report keeps when asked to (memory bound)
+
+
 @dataclass
 class DrainReport:
+    """Counts of everything pushed; the first `keep` outcomes, and up to `keep` failures."""
+
+    keep: int = 0
     outcomes: list[Outcome] = field(default_factory=list)
+    failures: list[Outcome] = field(default_factory=list)
     counts: Counter[str] = field(default_factory=Counter)
     bulk_imports: int = 0
 
-    def add(self, outcomes: Sequence[Outcome], keep: bool) -> None:
+    def add(self, outcomes: Sequence[Outcome]) -> None:
         for outcome in outcomes:
             self.counts[outcome.result] += 1
-        if keep:
-            self.outcomes.extend(outcomes)
+            if len(self.outcomes) < self.keep:
+                self.outcomes.append(outcome)
+            if outcome.result == "error" and len(self.failures) < self.keep:
+                self.failures.append(outcome)
 
     @property
     def synced(self) -> int:
@@ -83,7 +92,7 @@ class Engine:
         small_batch: int = SMALL_BATCH,
         bulk_batch: int = BULK_BATCH,
         run_id: int | None = None,
-        keep_outcomes: bool = False,
+        keep_outcomes: bool | int = False,
         on_outcome: Callable[[Outcome], None] | None = None,
     ) -> None:
         self.pool = pool
@@ -96,7 +105,7 @@ class Engine:
         self.small_batch = small_batch
         self.bulk_batch = bulk_batch
         self.run_id = run_id
-        self.keep_outcomes = keep_outcomes
+        self.keep = KEPT_OUTCOMES if keep_outcomes is True else int(keep_outcomes)
         self.on_outcome = on_outcome
         self._slots = asyncio.Semaphore(concurrency)
 
@@ -104,7 +113,7 @@ class Engine:
                     stop: asyncio.Event | None = None) -> DrainReport:
         """Push what is pending until the queue has nothing ready, the deadline (a
         time.monotonic() value) passes, or `stop` is set."""
-        report = DrainReport()
+        report = DrainReport(keep=self.keep)
         while not _should_stop(deadline, stop):
             bulk = self.policy.list_id is not None and \
                 await self.ready_count() >= self.bulk_threshold
@@ -124,9 +133,8 @@ class Engine:
                 "lease": SMALL_LEASE_SECONDS})).fetchall()
         if not rows:
             return None
-        report = DrainReport()
-        await self._process([_item(rows[0])], report, bulk=False, deadline=None, stop=None,
-                            keep=True)
+        report = DrainReport(keep=1)
+        await self._process([_item(rows[0])], report, bulk=False, deadline=None, stop=None)
         return report.outcomes[0] if report.outcomes else None
 
     async def ready_count(self) -> int:
@@ -145,18 +153,16 @@ class Engine:
         return [_item(r) for r in rows]
 
     async def _process(self, items: list[QueueItem], report: DrainReport, *, bulk: bool,
-                       deadline: float | None, stop: asyncio.Event | None,
-                       keep: bool | None = None) -> None:
-        keep = self.keep_outcomes if keep is None else keep
+                       deadline: float | None, stop: asyncio.Event | None) -> None:
         prepared = await self._prepare(items)
         one_by_one = prepared
         if bulk and self.policy.list_id is not None:
             rows, one_by_one = _split_for_import(prepared, self.policy.phone_region)
             if len(rows) >= self.bulk_threshold:
-                one_by_one += await self._import(rows, report, keep, deadline)
+                one_by_one += await self._import(rows, report, deadline)
             else:
                 one_by_one = prepared
-        await self._push_each(one_by_one, report, keep, deadline, stop)
+        await self._push_each(one_by_one, report, deadline, stop)
 
     async def _prepare(self, items: list[QueueItem]) -> list[Prepared]:
         by_id = {i.customer_id: i for i in items}
@@ -173,7 +179,7 @@ class Engine:
             prepared.append(Prepared(item, customer, known, action))
         return prepared
 
-    async def _import(self, rows: list[ImportRow], report: DrainReport, keep: bool,
+    async def _import(self, rows: list[ImportRow], report: DrainReport,
                       deadline: float | None) -> list[Prepared]:
         """Import `rows`; returns those Brevo did not take, to push one by one."""
         try:
@@ -186,18 +192,18 @@ class Engine:
                         for r in rows]
             missing = []
         report.bulk_imports += 1
-        await self._record(outcomes, report, keep)
+        await self._record(outcomes, report)
         log.info("brevo_import", rows=len(rows), imported=len(outcomes), missing=len(missing))
         return [Prepared(r.item, r.customer, None, _recreate_action(r)) for r in missing]
 
-    async def _push_each(self, prepared: list[Prepared], report: DrainReport, keep: bool,
+    async def _push_each(self, prepared: list[Prepared], report: DrainReport,
                          deadline: float | None, stop: asyncio.Event | None) -> None:
         async def one(p: Prepared) -> bool:
             async with self._slots:
                 if _should_stop(deadline, stop):
                     return False
                 outcome = await push(self.client, p.item, p.customer, p.action, p.known)
-                await self._record([outcome], report, keep)
+                await self._record([outcome], report)
                 return True
 
         done = await asyncio.gather(*(one(p) for p in prepared), return_exceptions=True)
@@ -210,12 +216,11 @@ class Engine:
             async with self.pool.connection() as conn:
                 await conn.execute(q("release_unclaimed"), {"ids": left, "worker": self.worker})
 
-    async def _record(self, outcomes: Sequence[Outcome], report: DrainReport,
-                      keep: bool) -> None:
+    async def _record(self, outcomes: Sequence[Outcome], report: DrainReport) -> None:
         async with self.pool.connection() as conn:
             await record(conn, outcomes, worker=self.worker, source=self.source,
                          run_id=self.run_id)
-        report.add(outcomes, keep)
+        report.add(outcomes)
         for outcome in outcomes:
             log.info("brevo_push", customer_id=str(outcome.item.customer_id),
                      action=outcome.action, outcome=outcome.result, ms=round(outcome.ms, 1),

@@ -1,0 +1,113 @@
+"""Shared pieces of the benchmarks: scratch databases, an emulator process, bulk customers."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx
+import psycopg
+from psycopg import sql
+
+from brevo_sync.migrate import migrate
+
+DEFAULT_ADMIN_URL = os.environ.get("BENCH_DATABASE_URL",
+                                   "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+def url_for(admin_url: str, dbname: str) -> str:
+    return urlunsplit(urlsplit(admin_url)._replace(path="/" + dbname))
+
+
+@contextlib.contextmanager
+def scratch_database(admin_url: str = DEFAULT_ADMIN_URL, *, migrated: bool = True
+                     ) -> Iterator[str]:
+    """A database made for one benchmark run and dropped after it."""
+    name = f"brevo_sync_bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    url = url_for(admin_url, name)
+    try:
+        if migrated:
+            migrate(url)
+        yield url
+    finally:
+        with psycopg.connect(admin_url, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                sql.Identifier(name)))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextlib.contextmanager
+def emulator_process(*flags: str) -> Iterator[str]:
+    """`brevo-sync fake-brevo` in its own process; yields its /v3 base URL."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "brevo_sync.cli", "--log-level", "WARNING", "fake-brevo",
+         "--port", str(port), *flags],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                if httpx.get(base + "/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline or proc.poll() is not None:
+                raise RuntimeError("the emulator did not start")
+            time.sleep(0.05)
+        yield base + "/v3"
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def emulator_calls(base_v3: str) -> int:
+    root = base_v3.removesuffix("/v3")
+    return int(httpx.get(root + "/_emulator/calls", timeout=10).json()["total"])
+
+
+def load_customers(url: str, count: int, *, opted_in: bool = True, prefix: str = "c",
+                   queue: bool = True) -> None:
+    """COPY `count` customers in. With queue=False the trigger is bypassed (no pending rows)."""
+    buf = io.StringIO()
+    for i in range(count):
+        buf.write(f"{prefix}{i}@example.com\tFirst{i}\tLast{i}\t\\N\t"
+                  f"{'t' if opted_in else 'f'}\tf\n")
+    with psycopg.connect(url, autocommit=True) as conn:
+        with conn.transaction():
+            if not queue:
+                conn.execute("SET LOCAL session_replication_role = replica")
+            with conn.cursor().copy(
+                "COPY customers (email, first_name, last_name, phone, marketing_opt_in,"
+                " used_welcome_offer) FROM STDIN") as copy:
+                copy.write(buf.getvalue())
+        conn.execute("ANALYZE customers")
+
+
+def percentile(values: Sequence[float], pct: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    index = min(len(ordered) - 1, max(0, round(pct / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def median(values: Sequence[float]) -> float:
+    return statistics.median(values) if values else float("nan")
