@@ -66,19 +66,17 @@ async def record(conn: AsyncConnection[Any], outcomes: Sequence[Outcome], *, wor
                  source: str, run_id: int | None = None) -> None:
     """Write the outcomes down, queue last: a crash before the end redoes a push, never loses one.
 
-    `conn` is in autocommit. Statements on the application's table and the queue run one row
-    at a time, so the sync holds at most one lock the application may want and can never
-    deadlock with it.
+    `conn` is in autocommit. On the application's table and on the queue (which its trigger
+    writes) the sync never waits on a lock while holding others: set-based statements skip
+    rows held right now, and those few are then written one statement, one row, at a time.
+    So the sync can never deadlock with, or fail, the application's writes.
     """
     if not outcomes:
         return
     written = [o for o in outcomes if o.customer is not None and o.contact_id is not None
                and o.result == "ok" and o.customer.brevo_contact_id != o.contact_id]
-    async with conn.cursor() as cur:
-        if written:
-            await cur.executemany(q("write_back"), [
-                {"customer_id": o.item.customer_id, "contact_id": o.contact_id} for o in written
-            ])
+    await _each_free_row(conn, "write_back", [
+        {"customer_id": o.item.customer_id, "contact_id": o.contact_id} for o in written])
     final = [o for o in outcomes if o.result != "retry"]
     if final:
         await _save_state(conn, final)
@@ -92,18 +90,27 @@ async def record(conn: AsyncConnection[Any], outcomes: Sequence[Outcome], *, wor
         "contact_ids": [o.contact_id for o in outcomes],
         "messages": [o.message for o in outcomes],
     })
-    async with conn.cursor() as cur:
-        done = [o for o in outcomes if o.result != "retry"]
-        if done:
-            await cur.executemany(q("release_done"), [
-                {"customer_id": o.item.customer_id, "version": o.item.version} for o in done
-            ])
-        retry = [o for o in outcomes if o.result == "retry"]
-        if retry:
-            await cur.executemany(q("release_retry"), [
-                {"customer_id": o.item.customer_id, "version": o.item.version,
-                 "delay": o.retry_delay, "error": o.message} for o in retry
-            ])
+    await _each_free_row(conn, "release_done", [
+        {"customer_id": o.item.customer_id, "version": o.item.version} for o in final])
+    await _each_free_row(conn, "release_retry", [
+        {"customer_id": o.item.customer_id, "version": o.item.version,
+         "delay": o.retry_delay, "error": o.message}
+        for o in outcomes if o.result == "retry"])
+
+
+async def _each_free_row(conn: AsyncConnection[Any], name: str,
+                         rows: Sequence[dict[str, Any]]) -> None:
+    """Run query `name` for every row: one set-based statement (`name`_batch) for the rows
+    nobody holds, then the single-row statement, in its own transaction, for the rest."""
+    if not rows:
+        return
+    if len(rows) > 1:
+        batch = {f"{key}s": [r[key] for r in rows] for key in rows[0]}
+        cursor = await conn.execute(q(f"{name}_batch"), batch)
+        handled = {next(iter(r.values())) for r in await cursor.fetchall()}
+        rows = [r for r in rows if r["customer_id"] not in handled]
+    for row in rows:
+        await conn.execute(q(name), row)
 
 
 async def _save_state(conn: AsyncConnection[Any], outcomes: Sequence[Outcome]) -> None:

@@ -114,3 +114,24 @@ ON CONFLICT (id) DO UPDATE SET
 
 -- name: mirror_forget
 DELETE FROM brevo_sync.contacts WHERE id = ANY(%(ids)s::bigint[]);
+
+-- name: write_back_batch
+-- The set-based write-back: rows the application holds right now are skipped, never waited
+-- on (so the sync cannot deadlock with it), and written one by one afterwards.
+WITH batch AS (
+    SELECT * FROM unnest(%(customer_ids)s::uuid[], %(contact_ids)s::bigint[])
+        AS t(customer_id, contact_id)
+),
+free AS (
+    SELECT c.id FROM public.customers c
+    WHERE c.id = ANY(%(customer_ids)s::uuid[])
+    ORDER BY c.id
+    FOR UPDATE SKIP LOCKED
+),
+written AS (
+    UPDATE public.customers c SET brevo_contact_id = b.contact_id
+    FROM batch b, free f
+    WHERE c.id = b.customer_id AND f.id = c.id
+      AND c.brevo_contact_id IS DISTINCT FROM b.contact_id
+)
+SELECT id FROM free;

@@ -71,3 +71,52 @@ SELECT count(*) AS pending,
                         AND (claimed_until IS NULL OR claimed_until < now())) AS ready,
        extract(epoch FROM now() - min(first_queued_at))::float8 AS oldest_age_seconds
 FROM brevo_sync.queue;
+
+-- name: release_done_batch
+-- `release_done` for many rows at once, skipping rows the application holds right now.
+WITH batch AS (
+    SELECT * FROM unnest(%(customer_ids)s::uuid[], %(versions)s::bigint[])
+        AS t(customer_id, version)
+),
+free AS (
+    SELECT q.customer_id, q.version FROM brevo_sync.queue q
+    WHERE q.customer_id = ANY(%(customer_ids)s::uuid[])
+    ORDER BY q.customer_id
+    FOR UPDATE SKIP LOCKED
+),
+done AS (
+    DELETE FROM brevo_sync.queue q
+    USING batch b, free f
+    WHERE q.customer_id = b.customer_id AND f.customer_id = q.customer_id
+      AND f.version = b.version
+    RETURNING q.customer_id
+),
+kept AS (
+    UPDATE brevo_sync.queue q SET claimed_until = NULL, claimed_by = NULL
+    FROM batch b, free f
+    WHERE q.customer_id = b.customer_id AND f.customer_id = q.customer_id
+      AND f.version <> b.version
+    RETURNING q.customer_id
+)
+SELECT customer_id FROM done UNION ALL SELECT customer_id FROM kept;
+
+-- name: release_retry_batch
+-- `release_retry` for many rows at once, skipping rows the application holds right now.
+WITH batch AS (
+    SELECT * FROM unnest(%(customer_ids)s::uuid[], %(versions)s::bigint[],
+                         %(delays)s::float8[], %(errors)s::text[])
+        AS t(customer_id, version, delay, error)
+),
+free AS (
+    SELECT q.customer_id FROM brevo_sync.queue q
+    WHERE q.customer_id = ANY(%(customer_ids)s::uuid[])
+    ORDER BY q.customer_id
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE brevo_sync.queue q
+SET claimed_until = NULL, claimed_by = NULL, last_error = b.error,
+    next_attempt_at = CASE WHEN q.version = b.version
+                           THEN now() + make_interval(secs => b.delay) ELSE now() END
+FROM batch b, free f
+WHERE q.customer_id = b.customer_id AND f.customer_id = q.customer_id
+RETURNING q.customer_id;

@@ -270,3 +270,32 @@ async def _refresh_mirror_row(db: psycopg.Connection[Any], store: Any, email: st
         " attributes = %s::jsonb WHERE id = %s",
         (found["listIds"], found["emailBlacklisted"], json.dumps(found["attributes"]),
          found["id"]))
+
+
+async def test_write_back_never_waits_while_holding_rows_the_application_wants(
+        db: psycopg.Connection[Any], engine: Engine, database_url: str) -> None:
+    """A customer row held by an open application transaction does not hold up the others:
+    they are written back at once, and the held one once the application commits."""
+    ids = add_customers(db, 300)
+    held = ids[150]
+    app = psycopg.connect(database_url)  # not autocommit: an open transaction
+    try:
+        app.execute("UPDATE customers SET updated_at = now() WHERE id = %s", (held,))
+        drain = asyncio.create_task(engine.drain())
+        deadline = asyncio.get_running_loop().time() + 30
+        while asyncio.get_running_loop().time() < deadline:
+            row = db.execute("SELECT count(*) AS n FROM customers"
+                             " WHERE brevo_contact_id IS NOT NULL").fetchone()
+            if row is not None and row["n"] == 299:
+                break
+            await asyncio.sleep(0.05)
+        assert row is not None and row["n"] == 299, "others waited on the held row"
+        assert not drain.done()
+        # The application can still take more rows the sync has touched: no deadlock.
+        app.execute("UPDATE customers SET updated_at = now() WHERE id = ANY(%s)", (ids[:10],))
+        app.commit()
+        await asyncio.wait_for(drain, 30)
+    finally:
+        app.close()
+    assert customer(db, held)["brevo_contact_id"] is not None
+    assert pending(db) == 0
