@@ -1,25 +1,29 @@
 """The bulk path: a backlog goes to Brevo as a few imports instead of one call per customer.
 
 Brevo's import answers with a process id, not contact ids, so the new ids are learnt by
-listing the contacts modified since the import began.
+listing the contacts modified since the import began, newest-created first: the contacts an
+import created are on the first pages, and the listing stops once every row is found.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from brevo_sync.brevo import BrevoClient
+from brevo_sync.brevo import BrevoClient, Contact
 from brevo_sync.brevo.bulk import chunk_import_rows
 from brevo_sync.brevo.errors import BrevoTransientError
 from brevo_sync.model import Customer, QueueItem
 from brevo_sync.outcome import MirrorRow, Outcome
 
-# Brevo's clock and ours may differ; list from a little before the import began.
-CLOCK_SKEW = timedelta(seconds=30)
+# Brevo's clock and ours may differ; list from a little before the import began. Everything
+# modified within this margin before the import is listed too (another batch's contacts just
+# imported, say), so it is kept to what NTP-synced clocks need.
+CLOCK_SKEW = timedelta(seconds=10)
+LIST_PAGE = 1000
 MIN_PROCESS_WAIT = 60.0
 
 
@@ -50,7 +54,7 @@ async def push_import(client: BrevoClient, rows: Sequence[ImportRow], list_id: i
                 f"Brevo import {process_id} ended {process.status}: {process.error or ''}")
     wanted = {r.email: r for r in rows}
     found: dict[str, Outcome] = {}
-    async for contact in client.iter_contacts(modified_since=since):
+    async for contact in _modified_newest_first(client, since):
         row = wanted.get(contact.email or "")
         if row is None or row.email in found:
             continue
@@ -66,3 +70,18 @@ async def push_import(client: BrevoClient, rows: Sequence[ImportRow], list_id: i
         outcome.ms = elapsed_ms
     missing = [r for r in rows if r.email not in found]
     return list(found.values()), missing
+
+
+async def _modified_newest_first(client: BrevoClient, since: datetime) -> AsyncIterator[Contact]:
+    """Contacts modified since `since`, newest-created first. A contact created meanwhile
+    shifts the pages by one (a duplicate, skipped); one deleted meanwhile can hide one, which
+    is then pushed on its own."""
+    offset = 0
+    while True:
+        page, total = await client.list_contacts(limit=LIST_PAGE, offset=offset,
+                                                 modified_since=since, sort="desc")
+        for contact in page:
+            yield contact
+        offset += len(page)
+        if len(page) < LIST_PAGE or offset >= total:
+            return

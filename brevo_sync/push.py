@@ -30,10 +30,13 @@ def retry_delay(attempts: int) -> float:
 
 
 def skipped(item: QueueItem, customer: Customer | None, action: Nothing) -> Outcome:
+    # Not "synced" for an opted-out customer: that status would wipe sync_state's memory that
+    # the sync itself blocklisted the contact, and an opt-in would then never unblock it.
+    synced = customer is not None and customer.marketing_opt_in \
+        and customer.brevo_contact_id is not None
     return Outcome(item, customer, action.name, "skipped", message=action.reason,
                    contact_id=customer.brevo_contact_id if customer else None,
-                   status="skipped" if customer is None or customer.brevo_contact_id is None
-                   else "synced")
+                   status="synced" if synced else "skipped")
 
 
 def rejected(item: QueueItem, customer: Customer | None, action: Reject) -> Outcome:

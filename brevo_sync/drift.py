@@ -1,0 +1,134 @@
+"""Drift: where Brevo (as the mirror shows it) differs from what the sync would push.
+
+Found in SQL, set-based (brevo_sync/sql/reconcile.sql `drift_rows`), queued in short batches.
+The safeguard that refuses a mass removal is a pure function of the drift's counts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from uuid import UUID
+
+import psycopg
+
+from brevo_sync.db import Conn, Pool, q
+from brevo_sync.decide import Policy
+
+# Kinds of drift, in the order they are reported.
+MISSING = "missing"            # opted in, no contact in Brevo
+ATTRIBUTES = "attributes"      # opted in, email or attributes differ
+LIST = "list"                  # opted in, not in BREVO_LIST_ID
+OPTED_OUT = "opted_out"        # opted out, still subscribed
+DELETED = "deleted"            # deleted, still subscribed
+KINDS = (MISSING, ATTRIBUTES, LIST, OPTED_OUT, DELETED)
+REMOVALS = (OPTED_OUT, DELETED)
+
+ENQUEUE_BATCH = 1000
+# Fewer removals than this never trip the safeguard, so that a small list can still lose a
+# customer or two: the guard is there for mass removals, not for the tenth customer of ten.
+GUARD_FLOOR = 5
+
+
+@dataclass
+class Drift:
+    ids: dict[str, list[UUID]] = field(default_factory=dict)
+    opted_in: int = 0
+    synced_contacts: int = 0
+
+    def count(self, kind: str) -> int:
+        return len(self.ids.get(kind, ()))
+
+    @property
+    def removals(self) -> int:
+        return sum(self.count(kind) for kind in REMOVALS)
+
+    @property
+    def total(self) -> int:
+        return sum(len(ids) for ids in self.ids.values())
+
+    def counts(self) -> dict[str, int]:
+        return {kind: self.count(kind) for kind in KINDS}
+
+
+def guard_refusal(removals: int, synced_contacts: int, share: float) -> str | None:
+    """Why a sweep must not act, or None: it would remove or blocklist more than `share` of
+    the contacts the sync keeps in Brevo."""
+    if removals < GUARD_FLOOR or removals <= share * synced_contacts:
+        return None
+    return (f"refused: the sweep would remove or blocklist {removals} of {synced_contacts}"
+            f" synced contacts, more than the {share:.0%} allowed by BREVO_REMOVAL_GUARD_SHARE;"
+            " check for a mass opt-out or deletion, then raise the share for one run if it"
+            " is intended")
+
+
+def unsubscribe_refusal(unsubscribes: int, synced_contacts: int, share: float) -> str | None:
+    """Why Brevo's blocklist must not be copied into the customers table this time, or None.
+
+    The table is the source of truth: a Brevo-side accident (a list imported as blocklisted, a
+    bulk edit) must not opt everyone out in it. Same share and floor as for removals.
+    """
+    if guard_refusal(unsubscribes, synced_contacts, share) is None:
+        return None
+    return (f"refused: Brevo shows {unsubscribes} of {synced_contacts} synced contacts newly"
+            f" blocklisted, more than the {share:.0%} allowed by BREVO_REMOVAL_GUARD_SHARE;"
+            " opting them all out here looks like an accident in Brevo. Check Brevo's"
+            " blocklist, then raise the share for one run if it is intended")
+
+
+async def sweep_totals(pool: Pool) -> tuple[int, int]:
+    """Opted-in customers, and customers the sync keeps in Brevo (status synced)."""
+    async with pool.connection() as conn:
+        row = await (await conn.execute(q("sweep_totals"))).fetchone()
+    return (int(row["opted_in"]), int(row["synced_contacts"])) if row else (0, 0)
+
+
+def policy_params(policy: Policy) -> dict[str, Any]:
+    return {"list_id": policy.list_id, "opt_out_action": policy.opt_out_action,
+            "delete_action": policy.delete_action}
+
+
+def drift_query() -> str:
+    return q("drift_by_kind").replace("/* drift_rows */", q("drift_rows").rstrip().rstrip(";"))
+
+
+async def find_drift(pool: Pool, policy: Policy) -> Drift:
+    drift = Drift()
+    async with pool.connection() as conn:
+        for row in await (await conn.execute(drift_query(), policy_params(policy))).fetchall():
+            drift.ids[row["kind"]] = list(row["ids"])
+    drift.opted_in, drift.synced_contacts = await sweep_totals(pool)
+    return drift
+
+
+async def enqueue_drift(pool: Pool, drift: Drift) -> dict[str, int]:
+    """Queue the drift, kind by kind; returns how many rows each kind added (a customer
+    already pending is left as it is)."""
+    added: dict[str, int] = {}
+    async with pool.connection() as conn:
+        for kind in KINDS:
+            ids = drift.ids.get(kind, [])
+            added[kind] = await run_in_short_batches(
+                conn, q("drift_enqueue"), ids,
+                lambda batch, kind=kind: {"ids": list(batch), "reason": f"reconcile:{kind}"})
+    return added
+
+
+async def run_in_short_batches(conn: Conn, query: str, items: Sequence[Any],
+                               params: Any, *, batch: int = ENQUEUE_BATCH) -> int:
+    """Run `query` over `items` a batch at a time, each batch its own short transaction that
+    gives up on a lock wait (then goes row by row, each row its own transaction); returns the
+    rows affected. Application transactions never wait long on the sync, nor deadlock with it.
+    """
+    done = 0
+    for start in range(0, len(items), batch):
+        chunk = items[start:start + batch]
+        try:
+            async with conn.transaction():
+                await conn.execute(q("short_lock_wait"))
+                done += max(0, (await conn.execute(query, params(chunk))).rowcount)
+        except psycopg.errors.LockNotAvailable:
+            for item in chunk:
+                done += max(0, (await conn.execute(query, params([item]))).rowcount)
+    return done

@@ -1,0 +1,204 @@
+"""The mirror of Brevo's contacts (brevo_sync.contacts), refreshed by listing them.
+
+Incremental by default: the contacts modified since the last listing began, less an overlap.
+A contact deleted in Brevo never shows in such a listing, so Brevo's total count is compared
+with the mirror's afterwards; when they differ (or there is no watermark yet, or the last full
+listing is old) every contact is listed and those not seen are pruned.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable, Sequence
+from contextlib import suppress
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import psycopg
+import structlog
+
+from brevo_sync.brevo import BrevoClient, BrevoError, Contact
+from brevo_sync.db import Pool, q
+
+log = structlog.get_logger("brevo_sync.mirror")
+
+PAGE_SIZE = 1000  # Brevo's largest page
+# Listing from a little before the last one began covers clock skew between us and Brevo and
+# a write Brevo shows late. Everything modified inside it is listed again, so it stays short:
+# a bulk import just before a listing would otherwise be listed twice.
+OVERLAP = timedelta(seconds=5)
+# A full listing now and then catches whatever a modifiedSince listing cannot show.
+FULL_REFRESH_EVERY = timedelta(days=7)
+UPSERT_ATTEMPTS = 3
+
+
+@dataclass(frozen=True)
+class MirrorRefresh:
+    full: bool
+    reason: str
+    listed: int
+    pruned: int
+    brevo_count: int
+    mirror_count: int
+
+    def as_json(self) -> dict[str, Any]:
+        return {"full": self.full, "reason": self.reason, "listed": self.listed,
+                "pruned": self.pruned, "brevoCount": self.brevo_count,
+                "mirrorCount": self.mirror_count}
+
+
+@dataclass(frozen=True)
+class MirrorState:
+    watermark: datetime | None
+    last_full_refresh_at: datetime | None
+    brevo_count: int | None
+    mirror_count: int
+    db_now: datetime
+
+
+def full_refresh_reason(state: MirrorState, *, asked: bool) -> str | None:
+    """Why every contact must be listed this time, or None when an incremental listing does."""
+    if asked:
+        return "full refresh asked for"
+    if state.watermark is None:
+        return "first listing (no watermark)"
+    if state.last_full_refresh_at is None or \
+            state.db_now - state.last_full_refresh_at > FULL_REFRESH_EVERY:
+        return f"last full listing older than {FULL_REFRESH_EVERY.days} days"
+    return None
+
+
+def count_mismatch(mirror_count: int, brevo_count: int) -> str | None:
+    if mirror_count == brevo_count:
+        return None
+    return (f"the mirror holds {mirror_count} contacts, Brevo {brevo_count}"
+            " (contacts deleted in Brevo show in no modifiedSince listing)")
+
+
+async def refresh_mirror(pool: Pool, client: BrevoClient, *, full: bool = False,
+                         on_page: Callable[[int], None] | None = None) -> MirrorRefresh:
+    """Bring the mirror up to date with Brevo; `on_page(listed so far)` reports progress."""
+    state = await _read_state(pool)
+    reason = full_refresh_reason(state, asked=full)
+    listed = 0
+    if reason is None:
+        assert state.watermark is not None
+        began = datetime.now(UTC)
+        # Counted first: a contact created while listing then makes Brevo's count smaller than
+        # the mirror's only if it was also deleted meanwhile.
+        _, brevo_count = await client.list_contacts(limit=1)
+        listed, _ = await _list_into_mirror(pool, client, state.watermark - OVERLAP, on_page)
+        mirror_count = await _mirror_count(pool)
+        reason = count_mismatch(mirror_count, brevo_count)
+        if reason is None:
+            await _save_state(pool, watermark=began, brevo_count=brevo_count, full=False)
+            log.info("mirror_refresh", full=False, listed=listed, brevo_count=brevo_count)
+            return MirrorRefresh(False, "incremental", listed, 0, brevo_count, mirror_count)
+    return await _full_refresh(pool, client, reason, listed, on_page)
+
+
+async def _full_refresh(pool: Pool, client: BrevoClient, reason: str, listed_before: int,
+                        on_page: Callable[[int], None] | None) -> MirrorRefresh:
+    began = datetime.now(UTC)
+    # Rows not seen since this moment (by the database's clock, as seen_at is) are pruned.
+    seen_since = (await _read_state(pool)).db_now
+
+    def page_done(n: int) -> None:
+        if on_page is not None:
+            on_page(listed_before + n)
+
+    listed, brevo_count = await _list_into_mirror(pool, client, None, page_done)
+    async with pool.connection() as conn:
+        pruned = (await conn.execute(q("mirror_prune"), {"since": seen_since})).rowcount
+    mirror_count = await _mirror_count(pool)
+    await _save_state(pool, watermark=began, brevo_count=brevo_count, full=True)
+    log.info("mirror_refresh", full=True, reason=reason, listed=listed, pruned=pruned,
+             brevo_count=brevo_count, mirror_count=mirror_count)
+    return MirrorRefresh(True, reason, listed_before + listed, pruned, brevo_count, mirror_count)
+
+
+async def _list_into_mirror(pool: Pool, client: BrevoClient, since: datetime | None,
+                            on_page: Callable[[int], None] | None) -> tuple[int, int]:
+    """List contacts (modified since `since`, or all) page by page into the mirror; returns
+    how many were listed and the total Brevo reported. The next page is fetched while the
+    last one is written, so the listing runs at the rate limiter's pace."""
+
+    def fetch(offset: int) -> asyncio.Task[tuple[list[Contact], int]]:
+        return asyncio.create_task(client.list_contacts(
+            limit=PAGE_SIZE, offset=offset, modified_since=since, sort="asc"))
+
+    offset = listed = 0
+    pending = fetch(0)
+    try:
+        while True:
+            page, total = await pending
+            offset += len(page)
+            more = len(page) == PAGE_SIZE and offset < total
+            if more:
+                pending = fetch(offset)
+            if page:
+                await upsert_contacts(pool, page)
+            listed += len(page)
+            if on_page is not None:
+                on_page(listed)
+            if not more:
+                return listed, total
+    finally:
+        # Left early (a failed write): the page fetched meanwhile is dropped, and its error,
+        # if any, is read so that it is not reported as lost.
+        pending.cancel()
+        with suppress(asyncio.CancelledError, BrevoError):
+            await pending
+
+
+async def upsert_contacts(pool: Pool, contacts: Sequence[Contact]) -> None:
+    """Write listed contacts into the mirror, as one short transaction sorted by id."""
+    params = _upsert_params(contacts)
+    emails = {"emails": [e for e in params["emails"] if e], "ids": params["ids"]}
+    for attempt in range(1, UPSERT_ATTEMPTS + 1):
+        try:
+            async with pool.connection() as conn, conn.transaction():
+                await conn.execute(q("mirror_release_emails"), params)
+                await conn.execute(q("forget_contact_emails"), emails)
+                await conn.execute(q("mirror_upsert"), params)
+            return
+        except (psycopg.errors.DeadlockDetected, psycopg.errors.UniqueViolation):
+            # A push recorded the same contacts meanwhile; the page is simply written again.
+            if attempt == UPSERT_ATTEMPTS:
+                raise
+
+
+def _upsert_params(contacts: Sequence[Contact]) -> dict[str, list[Any]]:
+    ordered = sorted({c.id: c for c in contacts}.values(), key=lambda c: c.id)
+    return {
+        "ids": [c.id for c in ordered],
+        "emails": [c.email for c in ordered],
+        "attributes": [json.dumps(c.attributes) for c in ordered],
+        "list_ids": ["{" + ",".join(str(i) for i in c.list_ids) + "}" for c in ordered],
+        "email_blacklisted": [c.email_blacklisted for c in ordered],
+        "sms_blacklisted": [c.sms_blacklisted for c in ordered],
+        "created_at": [c.created_at for c in ordered],
+        "modified_at": [c.modified_at for c in ordered],
+    }
+
+
+async def _read_state(pool: Pool) -> MirrorState:
+    async with pool.connection() as conn:
+        row = await (await conn.execute(q("mirror_state"))).fetchone()
+    assert row is not None, "brevo_sync.mirror_state has no row: run `brevo-sync migrate`"
+    return MirrorState(row["watermark"], row["last_full_refresh_at"], row["brevo_count"],
+                       int(row["mirror_count"]), row["db_now"])
+
+
+async def _mirror_count(pool: Pool) -> int:
+    async with pool.connection() as conn:
+        row = await (await conn.execute(q("mirror_count"))).fetchone()
+    return int(row["n"]) if row else 0
+
+
+async def _save_state(pool: Pool, *, watermark: datetime, brevo_count: int, full: bool) -> None:
+    async with pool.connection() as conn:
+        await conn.execute(q("mirror_save_state"), {
+            "watermark": watermark, "brevo_count": brevo_count, "full": full})

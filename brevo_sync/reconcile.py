@@ -1,0 +1,477 @@
+"""One reconciliation sweep: the safety net behind the listener.
+
+lock -> run row -> refresh the mirror -> Brevo unsubscribes into Neon -> drift (SQL) ->
+safeguard -> queue the drift -> drain within the budget -> record the run -> housekeeping.
+
+The same sweep answers `brevo-sync reconcile`, GET /api/cron/sync-brevo and the admin's
+Sync All. Two never overlap: the second finds the lock taken and says so at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import sys
+import time
+import weakref
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager, suppress
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+import structlog
+from psycopg.types.json import Jsonb
+
+from brevo_sync.brevo import BrevoClient, BrevoError
+from brevo_sync.config import Settings
+from brevo_sync.db import Pool, connect, q
+from brevo_sync.drift import (
+    Drift,
+    enqueue_drift,
+    find_drift,
+    guard_refusal,
+    sweep_totals,
+    unsubscribe_refusal,
+)
+from brevo_sync.engine import DrainReport
+from brevo_sync.housekeeping import prune
+from brevo_sync.logs import configure as configure_logs
+from brevo_sync.mirror import refresh_mirror
+from brevo_sync.outcome import Outcome
+from brevo_sync.service import client_from, engine_from, policy_from, pool_from, prepare_brevo
+from brevo_sync.unsubscribes import find_unsubscribes, reflect_unsubscribes
+
+log = structlog.get_logger("brevo_sync.reconcile")
+
+# Any constant works; this one spells "bsweep" in ASCII.
+SWEEP_LOCK_KEY = 0x62_73_77_65_65_70
+ALREADY_RUNNING = "a sweep is already running"
+RESULTS_CAP = 500          # outcomes listed in the answer; failures get FAILURES_CAP more
+FAILURES_CAP = 500
+PROGRESS_EVERY = 1.0       # seconds between writes of runs.counts while the sweep runs
+FINISH_RESERVE = 10.0      # seconds of the budget kept back from pushing, to finish tidily
+HOUSEKEEPING_MIN = 2.0     # seconds housekeeping may always take, even past the budget
+
+Progress = Callable[[dict[str, int]], None]
+
+_prepared: weakref.WeakSet[BrevoClient] = weakref.WeakSet()
+
+
+@dataclass
+class SweepResult:
+    status: str                     # done | partial | refused | failed | running
+    message: str
+    run_id: int | None = None
+    synced: int = 0
+    failed: int = 0
+    total: int = 0
+    remaining: int = 0
+    results: list[dict[str, Any]] = field(default_factory=list)
+    refused: str | None = None
+    counts: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def success(self) -> bool:
+        return self.status in ("done", "partial") and self.failed == 0
+
+    def as_json(self) -> dict[str, Any]:
+        """The answer of POST sync-all and of the cron route."""
+        body: dict[str, Any] = {
+            "success": self.success,
+            "message": self.message,
+            "synced": self.synced,
+            "failed": self.failed,
+            "total": self.total,
+            "remaining": self.remaining,
+            "results": self.results,
+            "run_id": self.run_id,
+            "status": self.status,
+            "counts": self.counts,
+        }
+        if self.refused is not None:
+            body["refused"] = self.refused
+        if self.status in ("running", "failed"):
+            body["error"] = self.message
+        return body
+
+
+async def run_sweep(settings: Settings, pool: Pool, client: BrevoClient, *, source: str,
+                    budget: float | None = None, progress: Progress | None = None,
+                    stop: asyncio.Event | None = None) -> SweepResult:
+    """Reconcile Brevo with the customers table; pushing stops after `budget` seconds (the
+    rest stays queued for the next sweep or the listener) or when `stop` is set."""
+    began = time.monotonic()
+    async with sweep_lock(settings.require_database()) as locked:
+        if not locked:
+            return await _already_running(pool)
+        sweep = _Sweep(settings, pool, client, source=source, began=began, budget=budget,
+                       progress=progress, stop=stop)
+        return await sweep.run()
+
+
+@asynccontextmanager
+async def sweep_lock(dsn: str) -> AsyncIterator[bool]:
+    """Yield whether this process got the sweep lock; held until the block ends.
+
+    A transaction-level advisory lock in a transaction kept open on a dedicated connection:
+    unlike a session lock it also works through Neon's transaction pooler (a session lock
+    would stay on whichever server connection PgBouncer picked), and it goes away with the
+    connection if the process dies.
+    """
+    # Not in autocommit: the first statement opens the transaction that holds the lock.
+    conn = await connect(dsn, "brevo-sync-sweep-lock", autocommit=False)
+    try:
+        row = await (await conn.execute(q("sweep_try_lock"), {"key": SWEEP_LOCK_KEY})).fetchone()
+        yield bool(row and row["locked"])
+    finally:
+        with suppress(psycopg.Error):
+            await conn.rollback()
+        await conn.close()
+
+
+async def _already_running(pool: Pool) -> SweepResult:
+    async with pool.connection() as conn:
+        row = await (await conn.execute(q("run_running"))).fetchone()
+    run_id = int(row["id"]) if row else None
+    counts = dict(row["counts"] or {}) if row else {}
+    return SweepResult("running", ALREADY_RUNNING, run_id=run_id, counts=counts,
+                       remaining=int(counts.get("remaining", 0)))
+
+
+class _Tally:
+    """What the sweep has done so far: the run's counts, and the capped list of results."""
+
+    def __init__(self) -> None:
+        self.counts: dict[str, Any] = {"phase": "starting"}
+        self.results: list[dict[str, Any]] = []
+        self.failures_listed = 0
+        self.dirty = True
+
+    def set(self, **values: Any) -> None:
+        self.counts.update(values)
+        self.dirty = True
+
+    def add(self, name: str, n: int = 1) -> None:
+        self.counts[name] = int(self.counts.get(name, 0)) + n
+        self.dirty = True
+
+    def outcome(self, outcome: Outcome) -> None:
+        self.add({"ok": "synced", "skipped": "synced", "error": "failed"}.get(
+            outcome.result, "retrying"))
+        self.counts["remaining"] = max(0, int(self.counts.get("remaining", 0)) - 1)
+        failed = outcome.result != "ok" and outcome.result != "skipped"
+        if len(self.results) < RESULTS_CAP or (failed and self.failures_listed < FAILURES_CAP):
+            item = outcome.as_json()
+            if failed:
+                item["reason"] = outcome.message
+                self.failures_listed += 1
+            self.results.append(item)
+
+    def numbers(self) -> dict[str, int]:
+        return {k: v for k, v in self.counts.items() if isinstance(v, int)}
+
+
+class _Sweep:
+    def __init__(self, settings: Settings, pool: Pool, client: BrevoClient, *, source: str,
+                 began: float, budget: float | None, progress: Progress | None,
+                 stop: asyncio.Event | None) -> None:
+        self.settings = settings
+        self.pool = pool
+        self.client = client
+        self.source = source
+        self.began = began
+        self.budget = budget
+        self.deadline = None if budget is None else began + budget
+        self.progress = progress
+        self.stop = stop
+        self.tally = _Tally()
+        self.run_id: int | None = None
+        self.calls_before = _calls(client)
+
+    async def run(self) -> SweepResult:
+        async with self.pool.connection() as conn:
+            await conn.execute(q("runs_abandoned"))
+            row = await (await conn.execute(q("run_start"), {
+                "source": self.source, "counts": Jsonb(self.tally.counts)})).fetchone()
+        assert row is not None
+        self.run_id = int(row["id"])
+        log.info("reconcile_start", run_id=self.run_id, source=self.source, budget=self.budget)
+        ticker = asyncio.create_task(self._tick(), name="reconcile-progress")
+        try:
+            result = await self._steps()
+        except BrevoError as exc:
+            log.warning("reconcile_failed", run_id=self.run_id, error=str(exc))
+            result = self._ended("failed", f"Brevo could not be reached or refused: {exc}")
+        except Exception as exc:
+            log.exception("reconcile_failed", run_id=self.run_id)
+            result = self._ended("failed", f"the sweep failed: {type(exc).__name__}: {exc}")
+        finally:
+            ticker.cancel()
+            with suppress(asyncio.CancelledError):
+                await ticker
+        await self._finish(result)
+        return result
+
+    async def _steps(self) -> SweepResult:
+        self._phase("mirror")
+        mirror = await refresh_mirror(self.pool, self.client,
+                                      on_page=lambda n: self._set(listed=n))
+        self.tally.set(mirror=mirror.as_json())
+        self._phase("unsubscribes")
+        found = await find_unsubscribes(self.pool)
+        _, synced_contacts = await sweep_totals(self.pool)
+        refusal = unsubscribe_refusal(len(found), synced_contacts,
+                                      self.settings.removal_guard_share)
+        if refusal is not None:
+            return await self._refuse(refusal, unsubscribes=len(found),
+                                      synced_contacts=synced_contacts)
+        self._set(unsubscribed=await reflect_unsubscribes(self.pool, source=self.source,
+                                                          run_id=self.run_id, found=found))
+        self._phase("drift")
+        drift = await find_drift(self.pool, policy_from(self.settings))
+        self._set(total=drift.opted_in, drift_found=drift.total)
+        self.tally.set(drift=drift.counts())
+        refusal = guard_refusal(drift.removals, drift.synced_contacts,
+                                self.settings.removal_guard_share)
+        if refusal is not None:
+            return await self._refuse(refusal, removals=drift.removals,
+                                      synced_contacts=drift.synced_contacts)
+        await self._enqueue(drift)
+        del drift  # the ids are in the queue now; keep the sweep's memory flat
+        report = await self._drain()
+        await self._housekeeping()
+        return await self._summary(report)
+
+    async def _refuse(self, reason: str, **numbers: int) -> SweepResult:
+        """Stop before acting: nothing is queued, pushed or opted out; the run says why."""
+        log.warning("reconcile_refused", run_id=self.run_id, **numbers)
+        await self._housekeeping()
+        return self._ended("refused", reason, refused=reason)
+
+    async def _enqueue(self, drift: Drift) -> None:
+        self._phase("queue")
+        added = await enqueue_drift(self.pool, drift)
+        self._set(queued=sum(added.values()))
+
+    async def _drain(self) -> DrainReport:
+        self._phase("push")
+        engine = engine_from(self.settings, self.pool, self.client, source=self.source,
+                             run_id=self.run_id, on_outcome=self._outcome)
+        ready = await engine.ready_count()
+        self._set(remaining=ready)
+        if ready == 0:
+            return DrainReport()
+        if self.client not in _prepared:
+            await prepare_brevo(self.client)
+            _prepared.add(self.client)
+        report = await engine.drain(deadline=self._push_deadline(), stop=self.stop)
+        self._set(bulk_imports=report.bulk_imports)
+        return report
+
+    def _push_deadline(self) -> float | None:
+        if self.deadline is None or self.budget is None:
+            return None
+        return self.deadline - min(FINISH_RESERVE, self.budget * 0.1)
+
+    async def _housekeeping(self) -> None:
+        self._phase("housekeeping")
+        deadline = None if self.deadline is None else max(
+            self.deadline, time.monotonic() + HOUSEKEEPING_MIN)
+        pruned = await prune(self.pool, self.settings.history_retention_days,
+                             deadline=deadline)
+        self.tally.set(pruned=pruned.as_json())
+
+    async def _summary(self, report: DrainReport) -> SweepResult:
+        async with self.pool.connection() as conn:
+            depth = await (await conn.execute(q("depth"))).fetchone()
+        pending = int(depth["pending"]) if depth else 0
+        ready = int(depth["ready"]) if depth else 0
+        self._set(remaining=pending)
+        status = "partial" if ready > 0 else "done"
+        return self._ended(status, self._message(status, report, pending))
+
+    def _message(self, status: str, report: DrainReport, pending: int) -> str:
+        counts = self.tally.counts
+        drift = counts.get("drift", {})
+        found = ", ".join(f"{n} {kind.replace('_', ' ')}" for kind, n in drift.items() if n)
+        text = (f"drift found: {found}" if found
+                else f"no drift among {counts.get('total', 0)} opted-in customers")
+        if counts.get("unsubscribed"):
+            text += f"; {counts['unsubscribed']} unsubscribed in Brevo, opted out here"
+        pushed = report.synced + report.failed
+        if pushed or report.counts.get("retry"):
+            text += f"; pushed {pushed}: {report.synced} synced, {report.failed} failed"
+        if report.counts.get("retry"):
+            text += f", {report.counts['retry']} to retry"
+        if status == "partial" and self.stop is not None and self.stop.is_set():
+            text += f"; stopped with {pending} still pending, the next sweep goes on"
+        elif status == "partial" and self.budget is not None:
+            text += (f"; the {self.budget:.0f} s budget ran out with {pending} still pending,"
+                     " the next sweep goes on")
+        elif pending:
+            text += f"; {pending} waiting for a retry"
+        return text[0].upper() + text[1:]
+
+    def _ended(self, status: str, message: str, *, refused: str | None = None) -> SweepResult:
+        counts = self.tally.counts
+        counts["phase"] = status
+        counts["seconds"] = round(time.monotonic() - self.began, 3)
+        counts["brevo_calls"] = _calls(self.client) - self.calls_before
+        return SweepResult(
+            status, message, run_id=self.run_id,
+            synced=int(counts.get("synced", 0)), failed=int(counts.get("failed", 0)),
+            total=int(counts.get("total", 0)), remaining=int(counts.get("remaining", 0)),
+            results=self.tally.results, refused=refused, counts=dict(counts))
+
+    async def _finish(self, result: SweepResult) -> None:
+        async with self.pool.connection() as conn:
+            await conn.execute(q("run_finish"), {
+                "id": self.run_id, "status": result.status, "counts": Jsonb(result.counts),
+                "message": result.message})
+        self._report_progress()
+        log.info("reconcile_done", run_id=self.run_id, source=self.source,
+                 status=result.status, synced=result.synced, failed=result.failed,
+                 remaining=result.remaining, seconds=result.counts.get("seconds"),
+                 brevo_calls=result.counts.get("brevo_calls"))
+
+    # --- progress ----------------------------------------------------------------------
+
+    def _outcome(self, outcome: Outcome) -> None:
+        self.tally.outcome(outcome)
+        self._report_progress()
+
+    def _phase(self, name: str) -> None:
+        self._set(phase=name)
+
+    def _set(self, **values: Any) -> None:
+        self.tally.set(**values)
+        self._report_progress()
+
+    def _report_progress(self) -> None:
+        if self.progress is not None:
+            self.progress(self.tally.numbers())
+
+    async def _tick(self) -> None:
+        """Write the run's counts every PROGRESS_EVERY seconds, for the admin page to poll."""
+        while True:
+            await asyncio.sleep(PROGRESS_EVERY)
+            if not self.tally.dirty:
+                continue
+            self.tally.dirty = False
+            try:
+                async with self.pool.connection() as conn:
+                    await conn.execute(q("run_progress"), {
+                        "id": self.run_id, "counts": Jsonb(self.tally.counts)})
+            except psycopg.Error as exc:
+                log.warning("reconcile_progress_not_saved", error=str(exc))
+
+
+def _calls(client: BrevoClient) -> int:
+    return sum(client.stats.calls.values())
+
+
+# --- the command line -------------------------------------------------------------------
+
+EXIT_OK, EXIT_FAILED, EXIT_REFUSED, EXIT_RUNNING = 0, 1, 3, 4
+
+
+def exit_code(result: SweepResult) -> int:
+    """0 when every push succeeded (a sweep cut by its budget included), 1 when rows or the
+    sweep failed, 3 when the safeguard refused, 4 when another sweep was running."""
+    if result.status == "refused":
+        return EXIT_REFUSED
+    if result.status == "running":
+        return EXIT_RUNNING
+    return EXIT_OK if result.success else EXIT_FAILED
+
+
+def progress_line(counts: dict[str, int], width: int = 24) -> str:
+    """One line of progress for a terminal: the mirror listed, the drift queued, the pushes."""
+    parts = [f"listed {counts.get('listed', 0):,}"]
+    if "unsubscribed" in counts:
+        parts.append(f"unsubscribed {counts['unsubscribed']:,}")
+    if "drift_found" in counts:
+        parts.append(f"drift {counts['drift_found']:,}")
+    done = counts.get("synced", 0) + counts.get("failed", 0) + counts.get("retrying", 0)
+    todo = done + counts.get("remaining", 0)
+    if todo:
+        filled = round(width * done / todo)
+        parts.append(f"[{'#' * filled}{'-' * (width - filled)}] {done:,}/{todo:,} pushed")
+    if counts.get("failed"):
+        parts.append(f"{counts['failed']:,} failed")
+    return " | ".join(parts)
+
+
+class TerminalProgress:
+    """Redraws one `\\r` line on a terminal, at most every `interval` seconds."""
+
+    def __init__(self, stream: Any, interval: float = 0.1) -> None:
+        self.stream = stream
+        self.interval = interval
+        self._last = 0.0
+        self._width = 0
+
+    def __call__(self, counts: dict[str, int]) -> None:
+        now = time.monotonic()
+        if now - self._last < self.interval:
+            return
+        self._last = now
+        self._draw(progress_line(counts))
+
+    def _draw(self, line: str) -> None:
+        self._width = max(self._width, len(line))
+        self.stream.write("\r" + line.ljust(self._width))
+        self.stream.flush()
+
+    def close(self, counts: dict[str, int] | None = None) -> None:
+        if counts is not None:
+            self._draw(progress_line(counts))
+        if self._width:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+def run_cli(settings: Settings, budget: float | None) -> int:
+    """`brevo-sync reconcile [--budget S]`: one sweep, a progress line on a terminal, the
+    result on stdout (JSON when stdout is not a terminal)."""
+    return asyncio.run(_run_cli(settings, budget))
+
+
+async def _run_cli(settings: Settings, budget: float | None) -> int:
+    bar = TerminalProgress(sys.stderr) if sys.stderr.isatty() else None
+    if bar is not None and structlog.get_logger().bind().get_effective_level() >= 20:
+        # One log line per push would scroll the bar away; --log-level DEBUG keeps them.
+        configure_logs("WARNING")
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    with suppress(NotImplementedError, RuntimeError):
+        # The first Ctrl-C stops pushing and records the run; a second one stops at once.
+        loop.add_signal_handler(signal.SIGINT, _stop_once, loop, stop)
+    async with pool_from(settings, "brevo-sync-reconcile") as pool, \
+            client_from(settings) as client:
+        result = await run_sweep(settings, pool, client, source="cli", budget=budget,
+                                 progress=bar, stop=stop)
+    if bar is not None:
+        bar.close({k: v for k, v in result.counts.items() if isinstance(v, int)})
+    if sys.stdout.isatty():
+        print(_text_summary(result))
+    else:
+        print(json.dumps(result.as_json(), default=str))
+    return exit_code(result)
+
+
+def _stop_once(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> None:
+    stop.set()
+    loop.remove_signal_handler(signal.SIGINT)
+
+
+def _text_summary(result: SweepResult) -> str:
+    lines = [f"{result.status}: {result.message}",
+             f"synced {result.synced}, failed {result.failed}, remaining {result.remaining},"
+             f" opted in {result.total} (run {result.run_id})"]
+    failures = [r for r in result.results if not r.get("success")][:20]
+    lines += [f"  {r.get('email') or r.get('customerId')}: {r.get('reason') or r.get('message')}"
+              for r in failures]
+    return "\n".join(lines)

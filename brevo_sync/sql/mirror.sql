@@ -1,0 +1,62 @@
+-- name: mirror_state
+SELECT watermark, last_full_refresh_at, brevo_count,
+       (SELECT count(*) FROM brevo_sync.contacts) AS mirror_count,
+       now() AS db_now
+FROM brevo_sync.mirror_state;
+
+-- name: mirror_release_emails
+-- A listed contact whose email changed in Brevo lets go of its old one first, so that two
+-- contacts swapping emails within one page never trip the unique email index.
+UPDATE brevo_sync.contacts AS m SET email = NULL
+FROM unnest(%(ids)s::bigint[], %(emails)s::text[]) AS t(id, email)
+WHERE m.id = t.id AND m.email_lower IS DISTINCT FROM lower(t.email);
+
+-- name: mirror_upsert
+-- One page of listed contacts, as Brevo holds them now.
+INSERT INTO brevo_sync.contacts AS m
+    (id, email, first_name, last_name, sms, used_welcome_offer, attributes, list_ids,
+     email_blacklisted, sms_blacklisted, created_at, modified_at, seen_at)
+SELECT t.id, t.email, t.attributes->>'FIRSTNAME', t.attributes->>'LASTNAME',
+       nullif(t.attributes->>'SMS', ''),
+       CASE lower(t.attributes->>'USED_WELCOME_OFFER') WHEN 'true' THEN true
+                                                       WHEN 'false' THEN false END,
+       t.attributes, t.list_ids, t.email_blacklisted, t.sms_blacklisted,
+       t.created_at, t.modified_at, now()
+FROM (
+    SELECT x.id, x.email, x.attributes::jsonb AS attributes, x.list_ids::bigint[] AS list_ids,
+           x.email_blacklisted, x.sms_blacklisted, x.created_at, x.modified_at
+    FROM unnest(%(ids)s::bigint[], %(emails)s::text[], %(attributes)s::text[],
+                %(list_ids)s::text[], %(email_blacklisted)s::boolean[],
+                %(sms_blacklisted)s::boolean[], %(created_at)s::timestamptz[],
+                %(modified_at)s::timestamptz[])
+         AS x(id, email, attributes, list_ids, email_blacklisted, sms_blacklisted,
+              created_at, modified_at)
+    ORDER BY x.id
+) AS t
+ON CONFLICT (id) DO UPDATE SET
+    email = EXCLUDED.email,
+    first_name = EXCLUDED.first_name,
+    last_name = EXCLUDED.last_name,
+    sms = EXCLUDED.sms,
+    used_welcome_offer = EXCLUDED.used_welcome_offer,
+    attributes = EXCLUDED.attributes,
+    list_ids = EXCLUDED.list_ids,
+    email_blacklisted = EXCLUDED.email_blacklisted,
+    sms_blacklisted = EXCLUDED.sms_blacklisted,
+    created_at = EXCLUDED.created_at,
+    modified_at = EXCLUDED.modified_at,
+    seen_at = now();
+
+-- name: mirror_prune
+-- After a full listing: contacts not seen since it began are gone from Brevo. Pushes made
+-- meanwhile stamp seen_at themselves, so they are kept.
+DELETE FROM brevo_sync.contacts WHERE seen_at < %(since)s;
+
+-- name: mirror_save_state
+UPDATE brevo_sync.mirror_state SET
+    watermark = %(watermark)s,
+    brevo_count = %(brevo_count)s,
+    last_full_refresh_at = CASE WHEN %(full)s THEN now() ELSE last_full_refresh_at END;
+
+-- name: mirror_count
+SELECT count(*) AS n FROM brevo_sync.contacts;

@@ -1,0 +1,214 @@
+-- name: drift_rows
+-- One row (customer_id, kind) for each customer whose Brevo contact, as the mirror shows it,
+-- differs from what the sync would push (decide.py's rules, set-based). A row that failed for
+-- good is left alone until it changes: its fingerprint then differs from the failed one.
+-- Embedded as a CTE by drift_by_kind, hence no semicolon.
+WITH policy AS (
+    SELECT %(list_id)s::bigint AS list_id,
+           -- decide.py: with no list to leave, "unlist" becomes "blocklist"
+           CASE WHEN %(opt_out_action)s::text = 'unlist' AND %(list_id)s::bigint IS NULL
+                THEN 'blocklist' ELSE %(opt_out_action)s::text END AS opt_out_action,
+           CASE WHEN %(delete_action)s::text = 'unlist' AND %(list_id)s::bigint IS NULL
+                THEN 'blocklist' ELSE %(delete_action)s::text END AS delete_action
+),
+people AS (
+    SELECT c.id, c.marketing_opt_in, c.used_welcome_offer,
+           lower(btrim(c.email, E' \t\r\n')) AS email,
+           btrim(coalesce(c.first_name, ''), E' \t\r\n') AS first_name,
+           btrim(coalesce(c.last_name, ''), E' \t\r\n') AS last_name,
+           nullif(regexp_replace(coalesce(c.phone, ''), '[^0-9]', '', 'g'), '') AS phone,
+           btrim(coalesce(c.phone, '')) ~ '^(\+|00)' AS phone_international,
+           coalesce(c.brevo_contact_id, s.brevo_contact_id) AS contact_id,
+           s.status, s.removed_by_sync,
+           CASE WHEN s.status = 'error'
+                THEN s.error_fingerprint IS NOT DISTINCT FROM brevo_sync.fingerprint(
+                         c.email, c.first_name, c.last_name, c.phone, c.marketing_opt_in,
+                         c.used_welcome_offer)
+                ELSE false END AS stuck
+    FROM public.customers c
+    LEFT JOIN brevo_sync.sync_state s ON s.customer_id = c.id
+),
+opted_in AS (
+    -- The contact the engine would work on: the known id, else the same email.
+    SELECT p.*, CASE WHEN p.contact_id IS NULL THEN me ELSE mi END AS m
+    FROM people p
+    LEFT JOIN brevo_sync.contacts mi ON mi.id = p.contact_id
+    LEFT JOIN brevo_sync.contacts me ON p.contact_id IS NULL AND me.email_lower = p.email
+    WHERE p.marketing_opt_in AND NOT p.stuck
+),
+opted_in_drift AS (
+    SELECT o.id AS customer_id,
+           CASE
+               WHEN (o.m).id IS NULL THEN 'missing'
+               WHEN (o.m).email_lower IS DISTINCT FROM o.email
+                 OR coalesce((o.m).first_name, '') <> o.first_name
+                 OR coalesce((o.m).last_name, '') <> o.last_name
+                 OR (o.m).used_welcome_offer IS DISTINCT FROM o.used_welcome_offer
+                 OR NOT CASE
+                     WHEN o.phone IS NULL THEN (o.m).sms IS NULL
+                     WHEN (o.m).sms IS NULL THEN false
+                     -- Brevo keeps SMS as digits; a national number ("06 12…") matches the
+                     -- end of the international one Brevo holds.
+                     ELSE regexp_replace((o.m).sms, '[^0-9]', '', 'g') = o.phone
+                       OR (NOT o.phone_international AND length(ltrim(o.phone, '0')) >= 6
+                           AND regexp_replace((o.m).sms, '[^0-9]', '', 'g')
+                               LIKE '%%' || ltrim(o.phone, '0'))
+                   END
+                 THEN 'attributes'
+               WHEN pol.list_id IS NOT NULL AND NOT (pol.list_id = ANY((o.m).list_ids))
+                 THEN 'list'
+           END AS kind
+    FROM opted_in o CROSS JOIN policy pol
+),
+opted_out_drift AS (
+    SELECT p.id AS customer_id, 'opted_out' AS kind
+    FROM people p
+    JOIN brevo_sync.contacts m ON m.id = p.contact_id
+    CROSS JOIN policy pol
+    WHERE NOT p.marketing_opt_in AND NOT p.stuck
+      AND NOT coalesce(p.status = 'removed' AND p.removed_by_sync = pol.opt_out_action, false)
+      AND CASE pol.opt_out_action
+              WHEN 'blocklist' THEN NOT m.email_blacklisted
+              WHEN 'unlist' THEN pol.list_id = ANY(m.list_ids)
+              WHEN 'delete' THEN true
+              ELSE false
+          END
+),
+deleted_drift AS (
+    -- A permanent error on a deleted customer is not retried: the row can no longer change.
+    SELECT s.customer_id, 'deleted' AS kind
+    FROM brevo_sync.sync_state s
+    JOIN brevo_sync.contacts m ON m.id = s.brevo_contact_id
+    CROSS JOIN policy pol
+    WHERE NOT EXISTS (SELECT FROM public.customers c WHERE c.id = s.customer_id)
+      AND s.status <> 'error'
+      AND NOT coalesce(s.status = 'removed' AND s.removed_by_sync = pol.delete_action, false)
+      AND CASE pol.delete_action
+              WHEN 'blocklist' THEN NOT m.email_blacklisted
+              WHEN 'unlist' THEN pol.list_id = ANY(m.list_ids)
+              WHEN 'delete' THEN true
+              ELSE false
+          END
+)
+SELECT customer_id, kind FROM opted_in_drift WHERE kind IS NOT NULL
+UNION ALL
+SELECT customer_id, kind FROM opted_out_drift
+UNION ALL
+SELECT customer_id, kind FROM deleted_drift
+
+-- name: drift_by_kind
+-- The drift's customer ids grouped by kind, sorted; drift.py puts `drift_rows` in the CTE.
+WITH drift AS (/* drift_rows */)
+SELECT kind, array_agg(customer_id ORDER BY customer_id) AS ids
+FROM drift
+GROUP BY kind;
+
+-- name: sweep_totals
+SELECT (SELECT count(*) FROM public.customers WHERE marketing_opt_in) AS opted_in,
+       (SELECT count(*) FROM brevo_sync.sync_state WHERE status = 'synced') AS synced_contacts;
+
+-- name: drift_enqueue
+-- One batch of drift into the queue; a row already pending is kept as it is. A deleted
+-- customer's row carries what the removal needs, as the trigger's would.
+INSERT INTO brevo_sync.queue AS q
+    (customer_id, reason, deleted, deleted_email, deleted_contact_id)
+SELECT t.id, %(reason)s, c.id IS NULL,
+       CASE WHEN c.id IS NULL THEN s.email END,
+       CASE WHEN c.id IS NULL THEN s.brevo_contact_id END
+FROM unnest(%(ids)s::uuid[]) AS t(id)
+LEFT JOIN public.customers c ON c.id = t.id
+LEFT JOIN brevo_sync.sync_state s ON s.customer_id = t.id
+ORDER BY t.id
+ON CONFLICT (customer_id) DO NOTHING;
+
+-- name: short_lock_wait
+-- A batch that would wait on an application's transaction gives up quickly instead, so it
+-- can never hold the application up for long nor deadlock with it.
+SET LOCAL lock_timeout = '200ms';
+
+-- name: unsubscribe_candidates
+-- Opted-in customers whose contact Brevo has blocklisted (an unsubscribe, a spam complaint,
+-- a hard bounce, an admin) when the sync did not blocklist it itself.
+WITH blocked AS (
+    SELECT id, email_lower FROM brevo_sync.contacts WHERE email_blacklisted
+),
+people AS (
+    SELECT c.id, lower(c.email) AS email,
+           coalesce(c.brevo_contact_id, s.brevo_contact_id) AS contact_id
+    FROM public.customers c
+    LEFT JOIN brevo_sync.sync_state s ON s.customer_id = c.id
+    WHERE c.marketing_opt_in AND s.removed_by_sync IS DISTINCT FROM 'blocklist'
+),
+matched AS (
+    SELECT p.id, b.id AS contact_id FROM people p JOIN blocked b ON b.id = p.contact_id
+    UNION
+    SELECT p.id, b.id FROM people p JOIN blocked b ON b.email_lower = p.email
+    WHERE p.contact_id IS NULL
+)
+SELECT DISTINCT ON (id) id AS customer_id, contact_id
+FROM matched
+ORDER BY id, contact_id;
+
+-- name: reflect_unsubscribes
+-- Opt the customers out (the trigger queues them as for any change) and say so in history.
+WITH changed AS (
+    UPDATE public.customers AS c SET marketing_opt_in = false, updated_at = now()
+    FROM unnest(%(ids)s::uuid[], %(contact_ids)s::bigint[]) AS t(id, contact_id)
+    WHERE c.id = t.id AND c.marketing_opt_in
+    RETURNING c.id, c.email, t.contact_id
+)
+INSERT INTO brevo_sync.history
+    (customer_id, email, action, outcome, brevo_contact_id, message, source, run_id)
+SELECT id, email, 'unsubscribe', 'ok', contact_id, %(message)s, %(source)s, %(run_id)s
+FROM changed;
+
+-- name: sweep_try_lock
+-- Held until the sweep's transaction ends, which also works through a transaction pooler.
+SELECT pg_try_advisory_xact_lock(%(key)s) AS locked;
+
+-- name: run_start
+INSERT INTO brevo_sync.runs (kind, source, status, counts)
+VALUES ('reconcile', %(source)s, 'running', %(counts)s)
+RETURNING id;
+
+-- name: runs_abandoned
+-- Whoever holds the sweep lock sees any other reconcile run still "running" as dead: its
+-- process ended mid-way (a function stopped at its maxDuration, a killed container).
+UPDATE brevo_sync.runs
+SET finished_at = now(), status = 'failed',
+    message = 'interrupted: the process ended before the sweep finished'
+WHERE kind = 'reconcile' AND status = 'running';
+
+-- name: run_running
+SELECT id, source, started_at, counts
+FROM brevo_sync.runs
+WHERE kind = 'reconcile' AND status = 'running'
+ORDER BY id DESC
+LIMIT 1;
+
+-- name: run_progress
+UPDATE brevo_sync.runs SET counts = %(counts)s WHERE id = %(id)s AND status = 'running';
+
+-- name: run_finish
+UPDATE brevo_sync.runs
+SET finished_at = now(), status = %(status)s, counts = %(counts)s, message = %(message)s
+WHERE id = %(id)s;
+
+-- name: prune_history
+DELETE FROM brevo_sync.history
+WHERE id IN (
+    SELECT id FROM brevo_sync.history
+    WHERE at < now() - make_interval(days => %(days)s)
+    ORDER BY at
+    LIMIT %(batch)s
+);
+
+-- name: prune_runs
+DELETE FROM brevo_sync.runs
+WHERE id IN (
+    SELECT id FROM brevo_sync.runs
+    WHERE status <> 'running'
+      AND coalesce(finished_at, started_at) < now() - make_interval(days => %(days)s)
+    ORDER BY id
+    LIMIT %(batch)s
+);

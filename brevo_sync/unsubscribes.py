@@ -1,0 +1,51 @@
+"""Brevo -> Neon: a contact blocklisted in Brevo opts its customer out of marketing.
+
+Brevo blocklists a contact when it unsubscribes, complains or hard-bounces. Unless the sync
+blocklisted it itself (an opt-out it pushed), the customer gets `marketing_opt_in = false`,
+logged in history. The sync never unblocks a contact it did not blocklist (decide.py), so the
+customer is not re-subscribed by any later push; while Brevo keeps the contact blocklisted, a
+customer opted in again is opted out again by the next sweep.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+from uuid import UUID
+
+import structlog
+
+from brevo_sync.db import Pool, q
+from brevo_sync.drift import run_in_short_batches
+
+log = structlog.get_logger("brevo_sync.unsubscribes")
+
+BATCH = 50
+MESSAGE = "blocklisted in Brevo (unsubscribe, complaint or bounce): marketing_opt_in set to false"
+Unsubscribe = tuple[UUID, int]  # the customer, and the contact Brevo blocklisted
+
+
+async def find_unsubscribes(pool: Pool) -> list[Unsubscribe]:
+    """Opted-in customers whose contact Brevo blocklisted, the sync not having done it."""
+    async with pool.connection() as conn:
+        rows = await (await conn.execute(q("unsubscribe_candidates"))).fetchall()
+    return [(row["customer_id"], row["contact_id"]) for row in rows]
+
+
+async def reflect_unsubscribes(pool: Pool, *, source: str, run_id: int | None = None,
+                               found: Sequence[Unsubscribe] | None = None) -> int:
+    """Opt out the customers Brevo has unsubscribed (`found`, or looked up now); returns how
+    many were changed."""
+    pairs = list(found) if found is not None else await find_unsubscribes(pool)
+    if not pairs:
+        return 0
+    async with pool.connection() as conn:
+
+        def params(batch: Sequence[tuple[Any, int]]) -> dict[str, Any]:
+            return {"ids": [p[0] for p in batch], "contact_ids": [p[1] for p in batch],
+                    "message": MESSAGE, "source": source, "run_id": run_id}
+
+        changed = await run_in_short_batches(conn, q("reflect_unsubscribes"), pairs, params,
+                                             batch=BATCH)
+    log.info("brevo_unsubscribes", changed=changed, source=source)
+    return changed
