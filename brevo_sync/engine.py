@@ -125,7 +125,7 @@ class Engine:
 
     async def push_customer(self, customer_id: UUID) -> Outcome | None:
         """An admin's push of one customer, whether or not it was pending. None when another
-        worker holds its row right now."""
+        worker holds its row right now, or when no such customer exists."""
         async with self.pool.connection() as conn:
             await conn.execute(q("enqueue"), {"ids": [customer_id], "reason": "admin"})
             rows = await (await conn.execute(q("claim_one"), {

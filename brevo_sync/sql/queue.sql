@@ -31,9 +31,9 @@ WHERE q.customer_id = ready.customer_id
 RETURNING q.customer_id, q.version, q.deleted, q.deleted_email, q.deleted_contact_id, q.attempts;
 
 -- name: enqueue
--- Queue customers by hand (admin push, reconciliation); a row already pending is kept as is.
+-- Queue existing customers by hand (an admin's push); a row already pending is kept as is.
 INSERT INTO brevo_sync.queue (customer_id, reason)
-SELECT id, %(reason)s FROM unnest(%(ids)s::uuid[]) AS t(id)
+SELECT c.id, %(reason)s FROM public.customers c WHERE c.id = ANY(%(ids)s::uuid[])
 ON CONFLICT (customer_id) DO NOTHING;
 
 -- name: release_done

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from typing import Any
 
 import httpx
@@ -298,4 +299,15 @@ async def test_write_back_never_waits_while_holding_rows_the_application_wants(
     finally:
         app.close()
     assert customer(db, held)["brevo_contact_id"] is not None
+    assert pending(db) == 0
+
+
+async def test_admin_push_of_one_customer(
+        db: psycopg.Connection[Any], engine: Engine, store: Any) -> None:
+    cid = add_customer(db, email="one@example.com")
+    db.execute("DELETE FROM brevo_sync.queue")  # not pending: the admin pushes it anyway
+    outcome = await engine.push_customer(cid)
+    assert outcome is not None and outcome.result == "ok"
+    assert outcome.as_json()["brevoId"] == contact(store, "one@example.com")["id"]
+    assert await engine.push_customer(uuid.uuid4()) is None
     assert pending(db) == 0
