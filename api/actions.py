@@ -1,0 +1,46 @@
+"""The admin's buttons, as calls into the sync: push one customer, sweep everything, refresh
+the mirror. One object per app, holding what the calls share."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+from uuid import UUID
+
+from brevo_sync.brevo import BrevoClient
+from brevo_sync.config import Settings
+from brevo_sync.db import Pool
+from brevo_sync.mirror import refresh_mirror
+from brevo_sync.outcome import Outcome
+from brevo_sync.reconcile import SweepResult, run_sweep
+from brevo_sync.service import engine_from, prepare_brevo
+
+
+class Actions:
+    def __init__(self, settings: Settings, pool: Pool, client: BrevoClient) -> None:
+        self.settings = settings
+        self.pool = pool
+        self.client = client
+        self._prepared = False
+        self._prepare_lock = asyncio.Lock()
+
+    async def prepare(self) -> None:
+        """Create the sync's attributes in Brevo once per process, on first need: an app
+        that cannot reach Brevo still starts and shows its pages."""
+        async with self._prepare_lock:
+            if not self._prepared:
+                await prepare_brevo(self.client)
+                self._prepared = True
+
+    async def push(self, customer_id: UUID) -> Outcome | None:
+        await self.prepare()
+        engine = engine_from(self.settings, self.pool, self.client, source="admin")
+        return await engine.push_customer(customer_id)
+
+    async def sync_all(self, budget: float | None) -> SweepResult:
+        """The reconciliation sweep, as the cron runs it: it records its progress in
+        brevo_sync.runs as it goes, which GET sync-all shows while this call waits."""
+        return await run_sweep(self.settings, self.pool, self.client, source="admin", budget=budget)
+
+    async def refresh_mirror(self, full: bool) -> dict[str, Any]:
+        return (await refresh_mirror(self.pool, self.client, full=full)).as_json()

@@ -1,0 +1,218 @@
+"""The admin JSON API: the views, push one customer, sync all, refresh, history."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+from uuid import UUID
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from api.actions import Actions
+from api.errors import ApiError
+from api.totals import Totals
+from brevo_sync import audit
+from brevo_sync.config import Settings
+from brevo_sync.db import Conn, Pool
+from brevo_sync.views import (
+    UnknownView,
+    ViewError,
+    ViewPage,
+    ViewQuery,
+    customer_exists,
+    parse_view_query,
+    read_one_customer,
+    read_view,
+    running_sweep,
+    single_pass,
+)
+
+MAX_BODY_BYTES = 16_384
+# A sweep already running, or one the removal guard stopped, is a conflict to show the admin;
+# one that failed midway (Brevo or the database gone) is a bad gateway.
+SWEEP_STATUS = {"running": 409, "refused": 409, "failed": 502}
+POOL_WAIT_SECONDS = 5.0
+
+# --- plumbing ------------------------------------------------------------------------------
+
+
+@asynccontextmanager
+async def connection(request: Request) -> AsyncIterator[Conn]:
+    pool: Pool = request.app.state.pool
+    async with pool.connection(timeout=POOL_WAIT_SECONDS) as conn:
+        yield conn
+
+
+def settings_of(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def actions_of(request: Request) -> Actions:
+    actions: Actions = request.app.state.actions
+    return actions
+
+
+def totals_of(request: Request) -> Totals:
+    totals: Totals = request.app.state.totals
+    return totals
+
+
+async def json_object(request: Request) -> dict[str, Any]:
+    """The request's JSON object; an empty body is an empty object."""
+    body = await request.body()
+    if len(body) > MAX_BODY_BYTES:
+        raise ApiError(413, f"the request body is larger than {MAX_BODY_BYTES} bytes")
+    if not body.strip():
+        return {}
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        raise ApiError(400, "the request body is not valid JSON") from None
+    if not isinstance(data, dict):
+        raise ApiError(400, "the request body must be a JSON object")
+    return data
+
+
+def customer_id_of(request: Request) -> UUID:
+    raw = request.path_params["id"]
+    try:
+        return UUID(raw)
+    except ValueError:
+        raise ApiError(400, "the customer id must be a UUID") from None
+
+
+def _bad_query(exc: ViewError) -> ApiError:
+    return ApiError(404 if isinstance(exc, UnknownView) else 400, str(exc))
+
+
+# --- JSON ----------------------------------------------------------------------------------
+
+
+async def views_index(request: Request) -> Response:
+    return JSONResponse({"counts": await totals_of(request).counts()})
+
+
+async def view_json(request: Request) -> Response:
+    try:
+        query = parse_view_query(request.path_params["view"], request.query_params)
+    except ViewError as exc:
+        raise _bad_query(exc) from None
+    return JSONResponse((await read_page(request, query)).as_json())
+
+
+async def read_page(request: Request, query: ViewQuery) -> ViewPage:
+    """A view's page, its total taken from the shared totals when it has no search."""
+    settings = settings_of(request)
+    total = None if single_pass(query) else (await totals_of(request).counts())[query.view]
+    try:
+        async with connection(request) as conn:
+            return await read_view(
+                conn,
+                query,
+                total=total,
+                phone_region=settings.phone_default_region,
+                list_id=settings.brevo_list_id,
+            )
+    except ViewError as exc:
+        raise _bad_query(exc) from None
+
+
+async def customer_json(request: Request) -> Response:
+    customer_id = customer_id_of(request)
+    row = await _customer_row(request, customer_id)
+    if row is None:
+        raise ApiError(404, "no customer has this id")
+    return JSONResponse(row)
+
+
+async def push_customer(request: Request) -> Response:
+    customer_id = customer_id_of(request)
+    async with connection(request) as conn:
+        if not await customer_exists(conn, customer_id):
+            raise ApiError(404, "no customer has this id")
+    outcome = await actions_of(request).push(customer_id)
+    totals_of(request).clear()
+    if outcome is None:
+        raise ApiError(
+            409, "another worker is pushing this customer right now; try again in a moment"
+        )
+    return JSONResponse({**outcome.as_json(), "row": await _customer_row(request, customer_id)})
+
+
+async def _customer_row(request: Request, customer_id: UUID) -> dict[str, Any] | None:
+    settings = settings_of(request)
+    async with connection(request) as conn:
+        return await read_one_customer(
+            conn,
+            customer_id,
+            phone_region=settings.phone_default_region,
+            list_id=settings.brevo_list_id,
+        )
+
+
+async def sync_all_status(request: Request) -> Response:
+    return JSONResponse(await sync_status(request))
+
+
+async def sync_status(request: Request) -> dict[str, Any]:
+    figures = await totals_of(request).figures()
+    async with connection(request) as conn:
+        return {**figures, "running": await running_sweep(conn)}
+
+
+async def sync_all_run(request: Request) -> Response:
+    body = await json_object(request)
+    settings = settings_of(request)
+    budget = body.get("budget", settings.reconcile_budget_seconds)
+    if (
+        isinstance(budget, bool)
+        or not isinstance(budget, int | float)
+        or not 1 <= budget <= settings.reconcile_budget_seconds
+    ):
+        raise ApiError(
+            400,
+            "budget must be a number of seconds between 1 and "
+            f"{settings.reconcile_budget_seconds:g}",
+        )
+    try:
+        result = await actions_of(request).sync_all(float(budget))
+    finally:
+        totals_of(request).clear()
+    return JSONResponse(result.as_json(), status_code=SWEEP_STATUS.get(result.status, 200))
+
+
+async def refresh_brevo(request: Request) -> Response:
+    body = await json_object(request)
+    full = body.get("full", False)
+    if not isinstance(full, bool):
+        raise ApiError(400, "full must be true or false")
+    try:
+        return JSONResponse(await actions_of(request).refresh_mirror(full))
+    finally:
+        totals_of(request).clear()
+
+
+async def history_json(request: Request) -> Response:
+    try:
+        query = audit.parse_history_query(request.query_params)
+    except ViewError as exc:
+        raise ApiError(400, str(exc)) from None
+    async with connection(request) as conn:
+        return JSONResponse((await audit.read_history(conn, query)).as_json())
+
+
+ROUTES: list[BaseRoute] = [
+    Route("/api/admin/views", views_index, methods=["GET"]),
+    Route("/api/admin/views/{view}", view_json, methods=["GET"]),
+    Route("/api/admin/customers/sync-all", sync_all_status, methods=["GET"]),
+    Route("/api/admin/customers/sync-all", sync_all_run, methods=["POST"]),
+    Route("/api/admin/customers/{id}", customer_json, methods=["GET"]),
+    Route("/api/admin/customers/{id}/push", push_customer, methods=["POST"]),
+    Route("/api/admin/history", history_json, methods=["GET"]),
+    Route("/api/admin/brevo/refresh", refresh_brevo, methods=["POST"]),
+]

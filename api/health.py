@@ -1,0 +1,44 @@
+"""Probes and metrics, reachable without credentials."""
+
+from __future__ import annotations
+
+import asyncio
+
+import prometheus_client
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from brevo_sync.db import Pool
+
+READY_TIMEOUT_SECONDS = 3.0
+
+
+async def healthz(request: Request) -> Response:
+    """Alive: the process answers. Says nothing about the database, on purpose."""
+    return JSONResponse({"status": "ok"})
+
+
+async def readyz(request: Request) -> Response:
+    """Ready: the database answers a query within a few seconds."""
+    pool: Pool = request.app.state.pool
+    try:
+        async with asyncio.timeout(READY_TIMEOUT_SECONDS):
+            async with pool.connection(timeout=READY_TIMEOUT_SECONDS) as conn:
+                await conn.execute("SELECT 1")
+    except Exception as exc:  # any failure means "not ready"; the reason is the class name
+        return JSONResponse({"status": "unavailable", "error": type(exc).__name__}, status_code=503)
+    return JSONResponse({"status": "ok"})
+
+
+async def metrics(request: Request) -> Response:
+    return Response(
+        prometheus_client.generate_latest(), media_type=prometheus_client.CONTENT_TYPE_LATEST
+    )
+
+
+ROUTES: list[BaseRoute] = [
+    Route("/healthz", healthz, methods=["GET"]),
+    Route("/readyz", readyz, methods=["GET"]),
+    Route("/metrics", metrics, methods=["GET"]),
+]

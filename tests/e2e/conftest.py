@@ -1,0 +1,141 @@
+"""A real Chromium (Debian's, driven by Playwright) against the app served by uvicorn.
+
+Each test gets its own database (the `settings` fixture), its own Brevo emulator served on a
+port of its own, and its own app server; the browser is shared by the session. Screenshots
+land in artifacts/screenshots/.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from playwright.sync_api import Browser, Page, Playwright, sync_playwright
+
+from api.app import create_app
+from brevo_sync.config import Settings
+from tests.conftest import TEST_API_KEY
+from tests.support.admin_app import PASSWORD, USER, admin_settings
+
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--disable-background-networking", "--disable-component-update", "--disable-quic"]
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
+START_SECONDS = 20.0
+TIMEOUT_MS = 10_000
+
+
+@contextmanager
+def serving(app: Any) -> Iterator[str]:
+    """Serve `app` on 127.0.0.1 (a port of its own) in a thread; yields the base URL."""
+    # proto=IPPROTO_TCP: asyncio sets TCP_NODELAY only on sockets that say they are TCP;
+    # without it every answer on a kept-alive connection waits 40 ms for a delayed ACK.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(
+        uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
+    )
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + START_SECONDS
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("the server did not start")
+        time.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        sock.close()
+
+
+@dataclass
+class Live:
+    """The running app, the emulator beside it, and clients for arranging a test."""
+
+    url: str
+    brevo_url: str
+    settings: Settings
+
+    def api(self) -> httpx.Client:
+        return httpx.Client(base_url=self.url, auth=(USER, PASSWORD), timeout=30)
+
+    def brevo(self) -> httpx.Client:
+        return httpx.Client(base_url=self.brevo_url, headers={"api-key": TEST_API_KEY}, timeout=30)
+
+
+@pytest.fixture
+def contacts_per_second() -> float:
+    """The app's Brevo pace; a test parametrizes it lower to watch a sync move."""
+    return 10_000.0
+
+
+@pytest.fixture
+def live(settings: Settings, emulator: Any, contacts_per_second: float) -> Iterator[Live]:
+    with serving(emulator) as brevo_url:
+        configured = dataclasses.replace(
+            admin_settings(settings),
+            brevo_base_url=f"{brevo_url}/v3",
+            contacts_per_second=contacts_per_second,
+        )
+        with serving(create_app(configured)) as url:
+            yield Live(url, brevo_url, configured)
+
+
+@pytest.fixture(scope="session")
+def playwright() -> Iterator[Playwright]:
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"no Chromium at {CHROMIUM}: apt-get install chromium")
+    with sync_playwright() as p:
+        yield p
+
+
+@pytest.fixture(scope="session")
+def browser(playwright: Playwright, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
+    home = tmp_path_factory.mktemp("chromium-home")
+    launched = playwright.chromium.launch(
+        executable_path=CHROMIUM,
+        args=CHROMIUM_ARGS,
+        env={**os.environ, "HOME": str(home), "TMPDIR": str(home)},
+    )
+    try:
+        yield launched
+    finally:
+        launched.close()
+        shutil.rmtree(home, ignore_errors=True)
+
+
+@pytest.fixture
+def page(browser: Browser, live: Live) -> Iterator[Page]:
+    """A page logged in as the admin, failing the test on any script error."""
+    context = browser.new_context(
+        base_url=live.url,
+        viewport={"width": 1400, "height": 900},
+        http_credentials={"username": USER, "password": PASSWORD},
+    )
+    context.set_default_timeout(TIMEOUT_MS)
+    opened = context.new_page()
+    errors: list[str] = []
+    opened.on("pageerror", lambda exc: errors.append(str(exc)))
+    try:
+        yield opened
+    finally:
+        context.close()
+    assert errors == [], f"script errors on the page: {errors}"
+
+
+def screenshot(page: Page, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)

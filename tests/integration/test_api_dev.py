@@ -1,0 +1,131 @@
+"""`brevo-sync dev` as a newcomer runs it: one process, the emulator announced, the admin URL
+and a password printed, demo customers synced, and Ctrl-C stopping everything."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+START_SECONDS = 60.0
+SYNC_SECONDS = 30.0
+
+
+class DevProcess:
+    def __init__(self, env: dict[str, str], seed: int) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "brevo_sync.cli", "dev", "--seed", str(seed), "--port", "0"],
+            env=env,
+            stderr=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            text=True,
+        )
+        self.lines: list[str] = []
+
+    def wait_for(self, pattern: str, seconds: float = START_SECONDS) -> re.Match[str]:
+        assert self.proc.stderr is not None
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            line = self.proc.stderr.readline()
+            if not line and self.proc.poll() is not None:
+                break
+            self.lines.append(line)
+            found = re.search(pattern, line)
+            if found:
+                return found
+        raise AssertionError(f"no line matching {pattern!r} in:\n{''.join(self.lines)}")
+
+    def interrupt(self) -> int:
+        self.proc.send_signal(signal.SIGINT)
+        assert self.proc.stderr is not None
+        _, rest = self.proc.communicate(timeout=30)
+        self.lines.append(rest)
+        return self.proc.returncode
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.communicate(timeout=10)
+
+
+@pytest.fixture
+def dev_env(tmp_path: Path) -> dict[str, str]:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k
+        not in (
+            "DATABASE_URL",
+            "DATABASE_URL_UNPOOLED",
+            "BREVO_API_KEY",
+            "BREVO_BASE_URL",
+            "BREVO_LIST_ID",
+            "ADMIN_PASSWORD",
+        )
+    }
+    env["XDG_CACHE_HOME"] = str(tmp_path / "cache")
+    return env
+
+
+@pytest.fixture
+def run_dev(dev_env: dict[str, str]) -> Iterator[list[DevProcess]]:
+    started: list[DevProcess] = []
+    yield started
+    for process in started:
+        process.kill()
+
+
+def check_dev(process: DevProcess, seeded: int) -> None:
+    process.wait_for(r"starting the Brevo EMULATOR at http://127\.0\.0\.1:\d+/v3")
+    url = process.wait_for(r"Admin page:\s+(http://127\.0\.0\.1:\d+)/admin/clients").group(1)
+    user = process.wait_for(r"User:\s+(\S+)").group(1)
+    password = process.wait_for(r"Password:\s+(\S+)").group(1)
+    process.wait_for(r"EMULATOR .* nothing reaches the real Brevo")
+    with httpx.Client(base_url=url, timeout=10) as http:
+        assert http.get("/admin/clients").status_code == 401
+        page = http.get("/admin/clients", auth=(user, password))
+        assert page.status_code == 200 and "built-in EMULATOR" in page.text
+        deadline = time.monotonic() + SYNC_SECONDS
+        while True:  # the listener pushes the demo customers; one phone is refused
+            status = http.get("/api/admin/customers/sync-all", auth=(user, password)).json()
+            if status["pending"] == 0 and status["failed"] == 1:
+                break
+            assert time.monotonic() < deadline, status
+            time.sleep(0.2)
+        neon = http.get("/api/admin/views/neon", auth=(user, password)).json()
+        assert neon["total"] == seeded
+        assert any(r["error"] == "Invalid phone number" for r in neon["rows"])
+    assert process.interrupt() == 0
+    assert "stopped" in process.lines[-1]
+    assert password not in "".join(process.lines).replace(f"Password:    {password}", "")
+
+
+def test_dev_with_a_database_starts_the_emulator_and_syncs_demo_customers(
+    run_dev: list[DevProcess], dev_env: dict[str, str], database_url: str
+) -> None:
+    process = DevProcess({**dev_env, "DATABASE_URL": database_url}, seed=12)
+    run_dev.append(process)
+    check_dev(process, seeded=12)
+
+
+@pytest.mark.slow
+def test_dev_with_nothing_configured_starts_an_embedded_postgres(
+    run_dev: list[DevProcess], dev_env: dict[str, str]
+) -> None:
+    process = DevProcess(dev_env, seed=8)
+    run_dev.append(process)
+    process.wait_for(r"starting an embedded PostgreSQL")
+    check_dev(process, seeded=8)
+    again = DevProcess(dev_env, seed=8)  # the data stays; no second seeding
+    run_dev.append(again)
+    again.wait_for(r"8 customers already in the database: not seeding")
+    again.wait_for(r"Ctrl-C stops everything")
+    assert again.interrupt() == 0

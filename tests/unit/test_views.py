@@ -1,0 +1,169 @@
+"""The views' pure parts: query parsing, paging windows, statuses, differences."""
+
+from __future__ import annotations
+
+import pytest
+
+from brevo_sync.audit import parse_history_query
+from brevo_sync.views import (
+    MAX_PER_PAGE,
+    UnknownView,
+    ViewError,
+    ViewQuery,
+    check_depth,
+    customer_status,
+    differences,
+    like_pattern,
+    order_by,
+    page_window,
+    parse_view_query,
+)
+
+
+def test_defaults_when_nothing_is_given() -> None:
+    assert parse_view_query("neon", {}) == ViewQuery("neon", 1, 50, None, "email", "asc")
+
+
+def test_values_are_read_and_the_search_trimmed() -> None:
+    query = parse_view_query(
+        "brevo", {"page": "3", "per_page": "200", "q": "  Zoë ", "sort": "modified", "dir": "desc"}
+    )
+    assert query == ViewQuery("brevo", 3, MAX_PER_PAGE, "Zoë", "modified", "desc")
+    assert query.offset == 400
+
+
+def test_an_unknown_view_is_its_own_error() -> None:
+    with pytest.raises(UnknownView, match="unknown view"):
+        parse_view_query("../etc", {})
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"page": "-1"},
+        {"per_page": "1000000000"},
+        {"sort": "modified"},
+        {"dir": "up"},
+        {"page": "1e3"},
+    ],
+)
+def test_bad_values_are_refused(params: dict[str, str]) -> None:
+    with pytest.raises(ViewError):
+        parse_view_query("neon", params)
+
+
+def test_like_pattern_escapes_its_wildcards() -> None:
+    assert like_pattern("50%_off\\") == "%50\\%\\_off\\\\%"
+    assert like_pattern("MÜLLER") == "%müller%"
+
+
+def test_order_always_ends_with_the_id() -> None:
+    assert (
+        order_by(("sort_last", "sort_first"), "desc") == "sort_last DESC, sort_first DESC, id DESC"
+    )
+
+
+@pytest.mark.parametrize(
+    ("total", "page", "expected"),
+    [
+        (10, 1, (0, 3, False)),
+        (10, 2, (3, 3, False)),
+        (10, 3, (1, 3, True)),  # rows 6..8 are rows 1..3 from the end
+        (10, 4, (0, 1, True)),  # the short last page: row 9 alone
+        (10, 5, None),
+        (0, 1, None),
+    ],
+)
+def test_pages_past_the_middle_are_read_from_the_end(
+    total: int, page: int, expected: tuple[int, int, bool] | None
+) -> None:
+    assert page_window(total, ViewQuery("neon", page=page, per_page=3)) == expected
+
+
+def test_deep_pages_are_refused_only_without_an_index() -> None:
+    check_depth(ViewQuery("neon", sort="email"), 50_000)
+    check_depth(ViewQuery("brevo", sort="name"), 50_000)
+    check_depth(ViewQuery("neon", sort="name"), 10_000)
+    with pytest.raises(ViewError, match="sort by email"):
+        check_depth(ViewQuery("neon", sort="name"), 10_001)
+    with pytest.raises(ViewError, match="narrow the search"):
+        check_depth(ViewQuery("neon", search="a"), 10_001)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "code"),
+    [
+        ({"queued": True}, "pending"),
+        ({"queued": True, "queue_error": "503"}, "retrying"),
+        ({"state": "error", "last_error": "Invalid phone number"}, "error"),
+        ({"state": "synced", "in_brevo": True}, "in_sync"),
+        ({"state": "synced", "in_brevo": False}, "missing"),
+        ({"state": "removed", "opted_in": False}, "removed"),
+        ({}, "not_synced"),
+        ({"opted_in": False, "state": "skipped"}, "opted_out"),
+    ],
+)
+def test_one_status_per_customer(kwargs: dict[str, object], code: str) -> None:
+    given = {
+        "opted_in": True,
+        "in_brevo": False,
+        "queued": False,
+        "queue_error": None,
+        "state": None,
+        "last_error": None,
+        **kwargs,
+    }
+    status = customer_status(**given)  # type: ignore[arg-type]
+    assert status.code == code
+    assert status.message == (given["last_error"] or given["queue_error"])
+
+
+def row(**changes: object) -> dict[str, object]:
+    base = {
+        "m_id": 7,
+        "first_name": "Ada",
+        "m_first_name": "Ada",
+        "last_name": None,
+        "m_last_name": "",
+        "phone": "06 12 34 56 78",
+        "m_sms": "33612345678",
+        "used_welcome_offer": False,
+        "m_used_welcome_offer": None,
+        "marketing_opt_in": True,
+        "m_email_blacklisted": False,
+        "m_list_ids": [2],
+    }
+    return {**base, **changes}
+
+
+def test_equal_rows_differ_in_nothing() -> None:
+    assert differences(row(), phone_region="FR", list_id=2) == []
+
+
+def test_each_difference_is_named() -> None:
+    changed = row(
+        m_first_name="Adelaide",
+        m_sms="33700000000",
+        m_used_welcome_offer=True,
+        m_email_blacklisted=True,
+        m_list_ids=[],
+    )
+    assert differences(changed, phone_region="FR", list_id=2) == [
+        "first_name",
+        "phone",
+        "used_welcome_offer",
+        "blocklisted",
+        "list",
+    ]
+
+
+def test_a_customer_brevo_lacks_has_no_differences() -> None:
+    assert differences(row(m_id=None)) == []
+
+
+def test_history_customer_is_an_id_or_an_email() -> None:
+    by_id = parse_history_query({"customer": "2b1e4c5d-0000-4000-8000-000000000000"})
+    assert by_id.customer_id is not None and by_id.email is None
+    assert parse_history_query({"customer": " Ada@Example.com "}).email == "ada@example.com"
+    with pytest.raises(ViewError):
+        parse_history_query({"customer": "ada"})
