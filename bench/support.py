@@ -111,3 +111,37 @@ def percentile(values: Sequence[float], pct: float) -> float:
 
 def median(values: Sequence[float]) -> float:
     return statistics.median(values) if values else float("nan")
+
+
+@contextlib.contextmanager
+def listener_process(database_url: str, base_v3: str, *, env: dict[str, str] | None = None,
+                     log_path: str | None = None) -> Iterator[subprocess.Popen[bytes]]:
+    """`brevo-sync listen` in its own process, healthy when yielded; SIGTERM at the end."""
+    port = free_port()
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "BREVO_"))}
+    environ.update({"DATABASE_URL": database_url, "BREVO_API_KEY": "xkeysib-bench",
+                    "BREVO_BASE_URL": base_v3, "BREVO_LIST_ID": "2", **(env or {})})
+    log = open(log_path or os.devnull, "wb")  # noqa: SIM115 - closed below, after the process
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "brevo_sync.cli", "listen", "--metrics-port", str(port)],
+        env=environ, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline or proc.poll() is not None:
+                raise RuntimeError("the listener did not become healthy")
+            time.sleep(0.05)
+        yield proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+        log.close()

@@ -30,8 +30,10 @@ def pytest_report_header(config: pytest.Config) -> str:
 def databases(request: pytest.FixtureRequest) -> Iterator[Databases]:
     with start_server() as server:
         reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-        if reporter is not None:
-            reporter.write_line(f"\nPostgreSQL for tests: {server.description}")
+        capture = request.config.pluginmanager.get_plugin("capturemanager")
+        if reporter is not None and capture is not None:
+            with capture.global_and_fixture_disabled():
+                reporter.write_line(f"\nPostgreSQL for tests: {server.description}")
         dbs = Databases(server)
         try:
             yield dbs

@@ -5,11 +5,15 @@ testcontainers PostgreSQL when a Docker engine answers, else the embedded pixelt
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import tempfile
+import time
 import uuid
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
@@ -18,6 +22,9 @@ from psycopg import sql
 from brevo_sync.migrate import migrate
 
 DEFAULT_IMAGE = "postgres:17"
+# How long a container PostgreSQL may take to accept connections; one that exits fails at once.
+START_TIMEOUT_VARIABLE = "TEST_POSTGRES_START_TIMEOUT"
+DEFAULT_START_TIMEOUT = 60.0
 
 
 @dataclass
@@ -39,14 +46,19 @@ def chosen_path() -> str:
 
 
 def docker_answers() -> bool:
-    try:
-        import docker
+    # docker-py leaks the socket of a refused connection; it is collected here, silently, rather
+    # than in some later test, where `filterwarnings = error` would fail it.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResourceWarning)
+        with contextlib.suppress(Exception):
+            import docker
 
-        client = docker.from_env(timeout=3)
-        client.ping()
-        client.close()
-        return True
-    except Exception:
+            client = docker.from_env(timeout=3)
+            try:
+                return bool(client.ping())
+            finally:
+                client.close()
+        gc.collect()  # once the error, whose traceback holds the socket, is gone
         return False
 
 
@@ -69,17 +81,75 @@ def _container() -> Iterator[Server]:
     # instead of the published port on localhost. Ryuk's image cannot be pulled here.
     os.environ.setdefault("TESTCONTAINERS_CONNECTION_MODE", "docker_host")
     os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")
-    from testcontainers.community.postgres import PostgresContainer
-
     image = os.environ.get("TEST_POSTGRES_IMAGE", DEFAULT_IMAGE)
-    container = PostgresContainer(image, username="postgres", password="postgres",
-                                  dbname="postgres", driver=None)
-    container.start()
+    container = _postgres_container(image, _start_timeout())
     try:
+        container.start()
         url = container.get_connection_url().replace("localhost", "127.0.0.1")
         yield Server(url, f"testcontainers ({image})")
     finally:
-        container.stop()
+        container.stop()  # also when start failed: no container is left behind
+
+
+class ContainerStartError(RuntimeError):
+    """The PostgreSQL container died, or did not accept connections in time."""
+
+
+def _start_timeout() -> float:
+    raw = os.environ.get(START_TIMEOUT_VARIABLE, "")
+    try:
+        return float(raw) if raw else DEFAULT_START_TIMEOUT
+    except ValueError:
+        raise ContainerStartError(
+            f"{START_TIMEOUT_VARIABLE} must be a number of seconds, got {raw!r}") from None
+
+
+def _postgres_container(image: str, timeout: float) -> Any:
+    from testcontainers.community.postgres import PostgresContainer
+
+    class BoundedPostgres(PostgresContainer):
+        # testcontainers' own wait retries a container that died at start for 120 s.
+        def _connect(self) -> None:
+            _wait_until_ready(self, image, timeout)
+
+    return BoundedPostgres(image, username="postgres", password="postgres", dbname="postgres",
+                           driver=None)
+
+
+def _wait_until_ready(container: Any, image: str, timeout: float) -> None:
+    """Poll until a real login succeeds; fail at once when the container stops running."""
+    wrapped = container.get_wrapped_container()
+    deadline = time.monotonic() + timeout
+    last_error = "no answer yet"
+    while True:
+        wrapped.reload()
+        if wrapped.status not in ("created", "running"):
+            code = wrapped.attrs["State"]["ExitCode"]
+            raise ContainerStartError(
+                f"the PostgreSQL container from image {image!r} stopped ({wrapped.status}, "
+                f"exit code {code}) before accepting connections; its last log lines:\n"
+                + _log_tail(wrapped))
+        bindings = (wrapped.attrs["NetworkSettings"].get("Ports") or {}).get("5432/tcp") or []
+        if wrapped.status == "running" and bindings:
+            try:
+                with psycopg.connect(host="127.0.0.1", port=bindings[0]["HostPort"],
+                                     user=container.username, password=container.password,
+                                     dbname=container.dbname, connect_timeout=2) as conn:
+                    conn.execute("SELECT 1")
+                return
+            except psycopg.Error as exc:
+                last_error = str(exc).strip() or type(exc).__name__
+        if time.monotonic() >= deadline:
+            raise ContainerStartError(
+                f"the PostgreSQL container from image {image!r} did not accept connections "
+                f"within {timeout:g} s ({START_TIMEOUT_VARIABLE}); last error: {last_error}; "
+                "its last log lines:\n" + _log_tail(wrapped))
+        time.sleep(0.25)
+
+
+def _log_tail(wrapped: Any) -> str:
+    text = wrapped.logs(tail=20).decode(errors="replace").strip()
+    return text or "(none)"
 
 
 @contextlib.contextmanager

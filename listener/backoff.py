@@ -1,0 +1,47 @@
+"""How long to wait before reconnecting: a pure policy, tested without a database.
+
+Exponential with "equal jitter": half of each step is fixed, half is drawn at random. The
+fixed half guarantees a floor, so a database that refuses connections at once is never hammered
+in a tight loop; the random half keeps several listeners from reconnecting in lockstep.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+BASE_SECONDS = 0.5
+CAP_SECONDS = 10.0
+
+
+def reconnect_delay(
+    failures: int,
+    *,
+    base: float = BASE_SECONDS,
+    cap: float = CAP_SECONDS,
+    rng: Callable[[], float] = random.random,
+) -> float:
+    """Seconds to wait after the ``failures``-th failure in a row (1-based)."""
+    if failures < 1:
+        raise ValueError(f"failures count from 1, got {failures}")
+    # Past 2**64 the ceiling is the cap anyway; stop before the power overflows.
+    ceiling = cap if failures > 64 else min(cap, base * 2 ** (failures - 1))
+    return ceiling / 2 + rng() * ceiling / 2
+
+
+@dataclass
+class Backoff:
+    """Failures in a row, and the delay the next one earns; `succeeded()` starts over."""
+
+    base: float = BASE_SECONDS
+    cap: float = CAP_SECONDS
+    rng: Callable[[], float] = field(default=random.random, repr=False)
+    failures: int = 0
+
+    def failed(self) -> float:
+        self.failures += 1
+        return reconnect_delay(self.failures, base=self.base, cap=self.cap, rng=self.rng)
+
+    def succeeded(self) -> None:
+        self.failures = 0

@@ -1,0 +1,116 @@
+"""`/healthz` and `/metrics` on a small port, served by a few lines of asyncio.
+
+A full web framework would bring its own signal handling and threads into the listener's
+process; two read-only routes need neither.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import structlog
+
+from listener.metrics import CONTENT_TYPE, ListenerMetrics
+
+DEFAULT_PORT = 9108
+# Prometheus scrapes from outside the container; nothing served here is secret.
+HOST = "0.0.0.0"  # noqa: S104
+# The loop ticks at least every poll interval and on every Brevo answer; longer silence means
+# it is stuck. Generous, so a long rate-limit wait is not taken for a hang.
+STALE_SECONDS = 60.0
+READ_TIMEOUT_SECONDS = 5.0
+
+log = structlog.get_logger("listener.health")
+
+
+@dataclass
+class Health:
+    clock: Callable[[], float] = field(default=time.monotonic, repr=False)
+    connected: bool = False
+    last_tick: float | None = None
+
+    def tick(self) -> None:
+        self.last_tick = self.clock()
+
+    def check(self) -> tuple[bool, dict[str, object]]:
+        """(healthy, details): the LISTEN connection is up and the loop ticked recently."""
+        age = None if self.last_tick is None else self.clock() - self.last_tick
+        fresh = age is not None and age < STALE_SECONDS
+        body: dict[str, object] = {
+            "status": "ok" if self.connected and fresh else "unhealthy",
+            "connected": self.connected,
+            "last_tick_seconds_ago": None if age is None else round(age, 3),
+        }
+        return self.connected and fresh, body
+
+
+Response = tuple[int, str, bytes]
+
+
+def route(method: str, path: str, health: Health, metrics: ListenerMetrics) -> Response:
+    if path not in ("/healthz", "/metrics"):
+        return _json(404, {"error": f"no route {path}; try /healthz or /metrics"})
+    if method not in ("GET", "HEAD"):
+        return _json(405, {"error": f"{method} is not allowed; use GET"})
+    if path == "/metrics":
+        return 200, CONTENT_TYPE, metrics.render()
+    healthy, body = health.check()
+    return _json(200 if healthy else 503, body)
+
+
+def _json(status: int, body: dict[str, object]) -> Response:
+    return status, "application/json", json.dumps(body).encode()
+
+
+_REASONS = {
+    200: "OK",
+    400: "Bad Request",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    431: "Request Header Fields Too Large",
+    503: "Service Unavailable",
+}
+
+
+async def start_server(
+    port: int, health: Health, metrics: ListenerMetrics, host: str = HOST
+) -> asyncio.Server:
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            method, status, content_type, body = await _answer(reader, health, metrics)
+            head = (
+                f"HTTP/1.1 {status} {_REASONS.get(status, '')}\r\n"
+                f"Content-Type: {content_type}\r\nContent-Length: {len(body)}\r\n"
+                "Connection: close\r\n\r\n"
+            ).encode()
+            writer.write(head if method == "HEAD" else head + body)
+            await writer.drain()
+        except (ConnectionError, TimeoutError):
+            pass  # the client went away; nothing to tell it
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(handle, host, port)
+    log.info("listener_http", port=port, routes=["/healthz", "/metrics"])
+    return server
+
+
+async def _answer(
+    reader: asyncio.StreamReader, health: Health, metrics: ListenerMetrics
+) -> tuple[str, int, str, bytes]:
+    try:
+        async with asyncio.timeout(READ_TIMEOUT_SECONDS):
+            head = await reader.readuntil(b"\r\n\r\n")
+    except asyncio.LimitOverrunError:
+        return ("GET", *_json(431, {"error": "request headers too large"}))
+    except asyncio.IncompleteReadError:
+        return ("GET", *_json(400, {"error": "incomplete request"}))
+    parts = head.split(b"\r\n", 1)[0].decode("latin-1").split(" ")
+    if len(parts) != 3 or not parts[1].startswith("/"):
+        return ("GET", *_json(400, {"error": "malformed request line"}))
+    method, target = parts[0], parts[1]
+    return (method, *route(method, target.split("?", 1)[0], health, metrics))

@@ -1,0 +1,205 @@
+"""The listener's loop: connect and LISTEN, catch up, then wait for a hint or the poll interval.
+
+    connect ─▶ release own stale leases ─▶ ┌▶ drain ─▶ arm ─▶ drain (if armed just now) ─┐
+        ▲                                   └──── wait: NOTIFY, or POLL_SECONDS ◀─────────┘
+        └── any failure: drop the connection, back off (exponential, jittered), reconnect
+
+The queue is the truth and the notification only a hint: every wake-up, whether a NOTIFY or
+the poll timer, drains whatever is ready, so a lost notification costs at most POLL_SECONDS.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable
+
+import psycopg
+import structlog
+
+from brevo_sync.engine import DrainReport, Engine
+from listener.backoff import Backoff
+from listener.connection import ListenConnection
+from listener.health import Health
+from listener.metrics import ListenerMetrics
+
+# A lost notification (or a retry coming due) waits at most this long.
+POLL_SECONDS = 1.0
+# How often the LISTEN connection is proved alive with a SELECT 1, whatever the loop is doing.
+PING_SECONDS = 2.0
+
+log = structlog.get_logger("listener")
+
+
+class Listener:
+    def __init__(
+        self,
+        dsn: str,
+        engine: Engine,
+        *,
+        stop: asyncio.Event,
+        metrics: ListenerMetrics,
+        health: Health,
+        poll_seconds: float = POLL_SECONDS,
+        backoff: Backoff | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.dsn = dsn
+        self.engine = engine
+        self.stop = stop
+        self.metrics = metrics
+        self.health = health
+        self.poll_seconds = poll_seconds
+        self.backoff = backoff or Backoff()
+        self.clock = clock
+        self.connects = 0
+        self._lost_at: float | None = None
+
+    async def run(self) -> None:
+        """Serve until `stop` is set. Failures never end the loop: they are logged, then the
+        connection is made again after a backoff."""
+        while not self.stop.is_set():
+            conn = await self._connect()
+            if conn is None:
+                return
+            try:
+                await self._serve(conn)
+            # Database errors, timeouts, and bugs alike: one bad drain must not end the
+            # service. Nothing of this worker is in flight once drain() has returned or raised.
+            except Exception as exc:
+                self._lost(exc)
+                await self._pause()
+            finally:
+                self._set_connected(False)
+                await _close_quietly(conn)
+
+    async def _connect(self) -> ListenConnection | None:
+        while not self.stop.is_set():
+            try:
+                conn = await ListenConnection.open(self.dsn)
+            except Exception as exc:
+                self._lost(exc, connecting=True)
+                await self._pause()
+                continue
+            try:
+                # Leases left by a drain that failed midway would wait out their expiry.
+                released = await conn.release_leases(self.engine.worker)
+                if self.connects:
+                    # The pool would find its dead connections one by one, pausing a growing
+                    # delay after each (seconds in all); replace them all now instead.
+                    await self.engine.pool.check()
+            except Exception as exc:
+                await _close_quietly(conn)
+                self._lost(exc, connecting=True)
+                await self._pause()
+                continue
+            self._connected(released)
+            return conn
+        return None
+
+    async def _serve(self, conn: ListenConnection) -> None:
+        watchdog = asyncio.create_task(self._watch(conn), name="listener-watchdog")
+        try:
+            await self._cycle(conn)
+        finally:
+            watchdog.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watchdog
+
+    async def _watch(self, conn: ListenConnection) -> None:
+        """SELECT 1 every PING_SECONDS, so /healthz turns 503 soon after the database goes
+        away even while a long drain keeps the loop from touching this connection."""
+        while True:
+            await asyncio.sleep(PING_SECONDS)
+            try:
+                await conn.ping()
+            except Exception as exc:
+                # Closing it makes the loop reconnect as soon as it next needs it; the drain
+                # under way is not cut off (its pool connections may be fine).
+                self._set_connected(False)
+                log.warning("listener_connection_lost", error=_describe(exc))
+                await _close_quietly(conn)
+                return
+
+    async def _cycle(self, conn: ListenConnection) -> None:
+        while not self.stop.is_set():
+            await self._catch_up(conn)
+            # A full cycle worked: only now may the next failure start from a short delay,
+            # so a database that accepts connections but fails every drain (read-only, say)
+            # still sees the delays grow.
+            self.backoff.succeeded()
+            self.health.tick()
+            if self.stop.is_set():
+                return
+            await conn.wait(self.poll_seconds, self.stop)
+            self.health.tick()
+
+    async def _catch_up(self, conn: ListenConnection) -> None:
+        """Drain; arm the wake-up flag; drain again if a change slipped in before the flag was
+        up."""
+        await self._drain()
+        if self.stop.is_set():
+            return
+        if await conn.arm():
+            await self._drain()
+
+    async def _drain(self) -> DrainReport:
+        report = await self.engine.drain(stop=self.stop)
+        if report.counts:
+            log.debug("listener_drained", **dict(report.counts))
+        return report
+
+    def _connected(self, released: int) -> None:
+        self._set_connected(True)
+        self.health.tick()
+        fields: dict[str, object] = {"worker": self.engine.worker}
+        if released:
+            fields["released_leases"] = released
+        if self.connects:
+            self.metrics.reconnects.inc()
+            if self._lost_at is not None:
+                fields["down_seconds"] = round(self.clock() - self._lost_at, 3)
+            log.info("listener_reconnected", **fields)
+        else:
+            log.info("listener_connected", **fields)
+        self.connects += 1
+        self._lost_at = None
+
+    def _lost(self, exc: Exception, *, connecting: bool = False) -> None:
+        if self._lost_at is None:
+            self._lost_at = self.clock()
+        event = "listener_connect_failed" if connecting else "listener_disconnected"
+        log.warning(
+            event,
+            error=_describe(exc),
+            failures=self.backoff.failures + 1,
+            exc_info=not _expected(exc),
+        )
+
+    async def _pause(self) -> None:
+        delay = self.backoff.failed()
+        log.info("listener_reconnect_wait", seconds=round(delay, 3))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.stop.wait(), delay)
+
+    def _set_connected(self, up: bool) -> None:
+        self.health.connected = up
+        self.metrics.connected.set(1 if up else 0)
+
+
+def _expected(exc: Exception) -> bool:
+    """Failures of the database or network, as opposed to bugs (which get a traceback)."""
+    return isinstance(exc, psycopg.Error | OSError | TimeoutError)
+
+
+def _describe(exc: Exception) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+
+
+async def _close_quietly(conn: ListenConnection) -> None:
+    try:
+        await conn.close()
+    except Exception as exc:
+        log.debug("listener_close_failed", error=_describe(exc))

@@ -1,0 +1,232 @@
+"""`brevo-sync listen`: the engine as a long-running service.
+
+Wiring: settings -> Brevo client (metrics fed from its answers) -> pool -> engine -> the
+LISTEN loop, beside the /healthz + /metrics server and a sampler of the queue's depth.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+from collections.abc import Mapping
+
+import httpx
+import psycopg
+import structlog
+
+from brevo_sync.brevo import BrevoClient
+from brevo_sync.brevo.client import DEFAULT_TIMEOUT
+from brevo_sync.brevo.errors import BrevoError, BrevoPermanentError
+from brevo_sync.config import ConfigError, Settings
+from brevo_sync.db import Pool, connect, q
+from brevo_sync.outcome import Outcome
+from brevo_sync.service import engine_from, limiter_from, pool_from, prepare_brevo
+from listener.backoff import Backoff
+from listener.connection import (
+    APPLICATION_NAME,
+    QUERY_TIMEOUT_SECONDS,
+    end_leases,
+    warn_if_pooled,
+)
+from listener.health import DEFAULT_PORT, Health, start_server
+from listener.lifecycle import STOP_DEADLINE_SECONDS, run_until_stopped, stop_on_signals
+from listener.loop import POLL_SECONDS, Listener
+from listener.metrics import ListenerMetrics
+
+POOL_NAME = "brevo-sync-listener"
+POOL_SIZE = 6  # the engine's 8 pushes share these for their short writes
+POOL_TIMEOUT_SECONDS = 5.0  # a drain waiting longer for a connection fails and reconnects
+DEPTH_SECONDS = 2.0  # how often the queue gauges are refreshed
+PREPARE_BACKOFF = (1.0, 60.0)  # base and cap while Brevo is unreachable at start
+TIMEOUT_VARIABLE = "BREVO_TIMEOUT_SECONDS"
+
+log = structlog.get_logger("listener")
+
+
+def run(settings: Settings, metrics_port: int | None = None) -> int:
+    """Serve until SIGTERM/SIGINT; 0 after a graceful stop. Called by `brevo-sync listen`."""
+    port = DEFAULT_PORT if metrics_port is None else metrics_port
+    if not 0 <= port <= 65535:
+        raise ConfigError(f"--metrics-port must be between 0 and 65535, got {port}")
+    settings.require_database()
+    settings.require_brevo_key()
+    timeout = brevo_timeout(os.environ)
+    return asyncio.run(_main(settings, port, timeout))
+
+
+def brevo_timeout(environ: Mapping[str, str]) -> float:
+    """Seconds before a Brevo call is given up as timed out (BREVO_TIMEOUT_SECONDS)."""
+    raw = environ.get(TIMEOUT_VARIABLE, "").strip()
+    if not raw:
+        return DEFAULT_TIMEOUT
+    try:
+        value = float(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{TIMEOUT_VARIABLE} must be a number, got {raw!r}") from exc
+    if not 0.1 <= value <= 300:
+        raise ConfigError(f"{TIMEOUT_VARIABLE} must be between 0.1 and 300, got {value}")
+    return value
+
+
+async def _main(settings: Settings, port: int, brevo_seconds: float) -> int:
+    stop, hurry = asyncio.Event(), asyncio.Event()
+    with stop_on_signals(stop, hurry):
+        return await serve(
+            settings, metrics_port=port, stop=stop, hurry=hurry, brevo_timeout=brevo_seconds
+        )
+
+
+async def serve(
+    settings: Settings,
+    *,
+    metrics_port: int = DEFAULT_PORT,
+    stop: asyncio.Event,
+    hurry: asyncio.Event | None = None,
+    transport: httpx.AsyncBaseTransport | None = None,
+    brevo_timeout: float = DEFAULT_TIMEOUT,
+    stop_deadline: float = STOP_DEADLINE_SECONDS,
+    poll_seconds: float = POLL_SECONDS,
+    metrics: ListenerMetrics | None = None,
+    health: Health | None = None,
+) -> int:
+    """The whole service in the running loop; returns the exit code once `stop` is set."""
+    dsn = settings.listener_dsn or settings.require_database()
+    warn_if_pooled(dsn)
+    metrics = metrics or ListenerMetrics()
+    health = health or Health()
+
+    def on_response(group: str, status: int, seconds: float) -> None:
+        metrics.observe_response(group, status, seconds)
+        health.tick()
+
+    client = BrevoClient(
+        settings.require_brevo_key().reveal(),
+        settings.brevo_base_url,
+        limiter=limiter_from(settings),
+        transport=transport,
+        timeout=brevo_timeout,
+        on_response=on_response,
+    )
+    metrics.watch_client(client)
+    try:
+        http = await start_server(metrics_port, health, metrics) if metrics_port else None
+    except OSError as exc:
+        log.error("listener_http_unavailable", port=metrics_port, error=str(exc))
+        await client.aclose()
+        return 1
+    log.info(
+        "listener_start",
+        pid=os.getpid(),
+        metrics_port=metrics_port or None,
+        brevo=settings.brevo_base_url,
+        list_id=settings.brevo_list_id,
+    )
+    try:
+        async with client, pool_from(settings, POOL_NAME, max_size=POOL_SIZE) as pool:
+            pool.timeout = POOL_TIMEOUT_SECONDS
+            return await _serve(
+                settings,
+                dsn,
+                client,
+                pool,
+                stop=stop,
+                hurry=hurry,
+                stop_deadline=stop_deadline,
+                poll_seconds=poll_seconds,
+                metrics=metrics,
+                health=health,
+            )
+    finally:
+        if http is not None:
+            http.close()
+            await http.wait_closed()
+
+
+async def _serve(
+    settings: Settings,
+    dsn: str,
+    client: BrevoClient,
+    pool: Pool,
+    *,
+    stop: asyncio.Event,
+    hurry: asyncio.Event | None,
+    stop_deadline: float,
+    poll_seconds: float,
+    metrics: ListenerMetrics,
+    health: Health,
+) -> int:
+    def on_outcome(outcome: Outcome) -> None:
+        metrics.observe_outcome(outcome)
+        health.tick()
+
+    engine = engine_from(settings, pool, client, source="listener", on_outcome=on_outcome)
+    listener = Listener(
+        dsn, engine, stop=stop, metrics=metrics, health=health, poll_seconds=poll_seconds
+    )
+    exit_code = 0
+
+    async def main() -> None:
+        nonlocal exit_code
+        refused = await _prepare(client, stop)
+        if refused is not None:
+            exit_code = refused
+            return
+        await listener.run()
+
+    sampler = asyncio.create_task(_sample_depth(pool, metrics, stop), name="listener-depth")
+    try:
+        # Brevo hanging at start must not hold up a stop either: prepare is under the deadline.
+        finished = await run_until_stopped(main(), stop, hurry, stop_deadline)
+    finally:
+        sampler.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await sampler
+    released = await _release_leases(dsn, engine.worker)
+    log.info("listener_stopped", worker=engine.worker, in_time=finished, released_leases=released)
+    return exit_code
+
+
+async def _prepare(client: BrevoClient, stop: asyncio.Event) -> int | None:
+    """Create the sync's attributes in Brevo, retrying while Brevo is unreachable. None when
+    ready (or stopped meanwhile), 1 when Brevo refuses for good (a wrong key, say)."""
+    backoff = Backoff(*PREPARE_BACKOFF)
+    while not stop.is_set():
+        try:
+            await prepare_brevo(client)
+            return None
+        except BrevoPermanentError as exc:
+            log.error("listener_brevo_refused", error=str(exc), status=exc.status)
+            return 1
+        except BrevoError as exc:
+            delay = backoff.failed()
+            log.warning("listener_brevo_unavailable", error=str(exc), retry_in=round(delay, 3))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), delay)
+    return None
+
+
+async def _sample_depth(pool: Pool, metrics: ListenerMetrics, stop: asyncio.Event) -> None:
+    while not stop.is_set():
+        try:
+            async with pool.connection() as conn:
+                row = await (await conn.execute(q("depth"))).fetchone()
+            if row is not None:
+                metrics.observe_depth(row)
+        except psycopg.Error as exc:
+            log.debug("listener_depth_failed", error=str(exc))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), DEPTH_SECONDS)
+
+
+async def _release_leases(dsn: str, worker: str) -> int | None:
+    """Hand back any lease still held after the loop ended (a push cut off by the deadline);
+    None when the database cannot be reached: those leases then simply expire."""
+    try:
+        async with asyncio.timeout(QUERY_TIMEOUT_SECONDS):
+            conn = await connect(dsn, APPLICATION_NAME)
+        async with conn:
+            return await end_leases(conn, worker)
+    except (psycopg.Error, OSError, TimeoutError) as exc:
+        log.warning("listener_leases_left", worker=worker, error=str(exc))
+        return None

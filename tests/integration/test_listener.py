@@ -1,0 +1,349 @@
+"""The listener against a real PostgreSQL and the Brevo emulator.
+
+Most tests run the service in-process (`listener.service.serve`) with the emulator mounted as
+an ASGI transport; the first one runs both as real processes, as in production.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+import psycopg
+import pytest
+from structlog.testing import capture_logs
+
+from brevo_sync.config import Settings
+from listener.health import Health
+from listener.metrics import ListenerMetrics
+from listener.service import serve
+from tests.conftest import TEST_API_KEY, TEST_LIST_ID
+from tests.factories import add_customer, add_customers, pending
+from tests.reliability.harness import Emulator, Listener, free_port
+
+T = TypeVar("T")
+Db = psycopg.Connection[dict[str, Any]]
+
+
+def test_a_single_insert_reaches_brevo_within_a_second(
+        database_url: str, db: Db, tmp_path: Path) -> None:
+    """`python -m listener` and `brevo-sync fake-brevo` as processes: commit to contact < 1 s."""
+    emulator = Emulator()
+    listener = Listener(database_url, emulator.base_url, tmp_path, module=True)
+    try:
+        listener.wait_healthy()
+        for n in range(3):  # the first after start, then two from idle
+            add_customer(db, email=f"fast{n}@example.com")
+            committed = time.monotonic()
+            while not any(c["email"] == f"fast{n}@example.com" for c in emulator.contacts()):
+                assert time.monotonic() - committed < 1.0, listener.log_text()[-2000:]
+                time.sleep(0.01)
+    finally:
+        listener.close()
+        emulator.close()
+    pushes = listener.events("brevo_push")
+    assert len(pushes) == 3
+    assert {p["outcome"] for p in pushes} == {"ok"} and {p["action"] for p in pushes} == {"create"}
+    assert all(p["customer_id"] and isinstance(p["ms"], float) for p in pushes)
+    assert TEST_API_KEY not in listener.log_text()
+    assert listener.events("listener_stopped"), "no graceful stop on SIGTERM"
+
+
+# -- in-process ----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def fast_settings(database_url: str) -> Settings:
+    return Settings.from_env({
+        "DATABASE_URL": database_url,
+        "BREVO_API_KEY": TEST_API_KEY,
+        "BREVO_BASE_URL": "http://brevo.test/v3",
+        "BREVO_LIST_ID": str(TEST_LIST_ID),
+        "BREVO_CONTACTS_PER_SECOND": "10000",
+        "BREVO_CONTACTS_PER_HOUR": "10000000",
+    })
+
+
+@dataclass
+class Running:
+    task: asyncio.Task[int]
+    stop: asyncio.Event
+    metrics: ListenerMetrics
+    health: Health
+
+    def sample(self, name: str, **labels: str) -> float:
+        value = self.metrics.registry.get_sample_value(name, labels)
+        return 0.0 if value is None else value
+
+    async def stopped(self, within: float) -> int:
+        self.stop.set()
+        return await asyncio.wait_for(self.task, within)
+
+
+@contextlib.asynccontextmanager
+async def running(settings: Settings, transport: Any, **options: Any
+                  ) -> AsyncIterator[Running]:
+    stop = asyncio.Event()
+    metrics, health = ListenerMetrics(), Health()
+    options.setdefault("metrics_port", 0)
+    task = asyncio.create_task(serve(settings, stop=stop, transport=transport, metrics=metrics,
+                                     health=health, **options))
+    service = Running(task, stop, metrics, health)
+    try:
+        yield service
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 20)
+
+
+async def eventually(what: str, check: Callable[[], T | Awaitable[T]],
+                     timeout: float = 5.0) -> T:
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if asyncio.iscoroutine(result):
+            result = await result
+        if result:
+            return result  # type: ignore[return-value]
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        await asyncio.sleep(0.01)
+
+
+def asgi(app: Any) -> httpx.ASGITransport:
+    return httpx.ASGITransport(app=app)
+
+
+def in_brevo(store: Any, email: str) -> Callable[[], bool]:
+    return lambda: store.get_by_email(email) is not None
+
+
+def reconnects_reach(service: Running, count: int) -> Callable[[], bool]:
+    return lambda: service.sample("brevo_sync_listener_reconnects_total") >= count
+
+
+def terminate(db: Db, database_url: str) -> int:
+    """pg_terminate_backend on every connection of the listener (LISTEN and pool)."""
+    name = database_url.rsplit("/", 1)[1]
+    rows = db.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                      " WHERE datname = %s AND application_name LIKE 'brevo-sync-listen%%'",
+                      (name,)).fetchall()
+    return len(rows)
+
+
+
+
+@pytest.mark.anyio
+async def test_a_notification_wakes_the_listener_long_before_the_poll(
+        fast_settings: Settings, db: Db, emulator: Any, store: Any) -> None:
+    """With a 30 s poll, only the NOTIFY can bring a change to Brevo within a second."""
+    async with running(fast_settings, asgi(emulator), poll_seconds=30) as service:
+        await eventually("the listener to connect", lambda: service.health.connected)
+        for n in range(3):
+            add_customer(db, email=f"hint{n}@example.com")
+            await eventually("the contact", in_brevo(store, f"hint{n}@example.com"), 1.0)
+
+
+@pytest.mark.anyio
+async def test_a_lost_notification_costs_one_poll_interval(
+        fast_settings: Settings, db: Db, emulator: Any, store: Any) -> None:
+    """A change committed with the wake-up flag down sends no NOTIFY; the poll finds it."""
+    async with running(fast_settings, asgi(emulator), poll_seconds=0.3) as service:
+        await eventually("the listener to connect", lambda: service.health.connected)
+        with db.transaction():
+            db.execute("UPDATE brevo_sync.wakeup SET armed = false")
+            add_customer(db, email="quiet@example.com")
+        await eventually("the contact", in_brevo(store, "quiet@example.com"), 1.5)
+
+
+@pytest.mark.anyio
+async def test_what_was_pending_before_start_is_drained_at_once(
+        fast_settings: Settings, db: Db, emulator: Any, store: Any) -> None:
+    add_customers(db, 25)
+    async with running(fast_settings, asgi(emulator), poll_seconds=30):
+        await eventually("the backlog", lambda: pending(db) == 0)
+    assert len(store.contacts()) == 25
+
+
+@pytest.mark.anyio
+async def test_healthz_and_metrics_are_served(
+        fast_settings: Settings, db: Db, emulator: Any) -> None:
+    port = free_port()
+    async with running(fast_settings, asgi(emulator), metrics_port=port) as service, \
+            httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
+        await eventually("the listener to connect", lambda: service.health.connected)
+        add_customer(db)
+        await eventually("a push", lambda: service.sample(
+            "brevo_sync_pushes_total", action="create", outcome="ok") == 1)
+        health = await http.get("/healthz")
+        assert health.status_code == 200 and health.json()["connected"] is True
+        metrics = (await http.get("/metrics")).text
+        for family in ("brevo_sync_queue_pending", "brevo_sync_queue_oldest_pending_age_seconds",
+                       "brevo_sync_brevo_request_seconds_bucket",
+                       'brevo_sync_rate_limit_waits_total{group="contacts"}',
+                       "brevo_sync_listener_reconnects_total", "brevo_sync_push_seconds"):
+            assert family in metrics, family
+        assert (await http.post("/metrics")).status_code == 405
+        missing = await http.get("/nowhere")
+        assert missing.status_code == 404 and "error" in missing.json()
+        assert service.sample("brevo_sync_brevo_request_seconds_count", group="contacts") >= 1
+
+
+@pytest.mark.anyio
+async def test_healthz_is_503_while_the_database_is_unreachable(
+        fast_settings: Settings, emulator: Any, database_url: str) -> None:
+    """DATABASE_URL_UNPOOLED refusing connections: unhealthy, retried with growing delays."""
+    dead = f"postgresql://postgres@127.0.0.1:{free_port()}/nothing"
+    settings = Settings.from_env({**_env(fast_settings), "DATABASE_URL_UNPOOLED": dead})
+    port = free_port()
+    with capture_logs() as logs:
+        async with running(settings, asgi(emulator), metrics_port=port), \
+                httpx.AsyncClient() as http:
+            await eventually("three refused connections", lambda: len(
+                [e for e in logs if e["event"] == "listener_connect_failed"]) >= 3, 10)
+            answer = await http.get(f"http://127.0.0.1:{port}/healthz")
+    assert answer.status_code == 503 and answer.json()["connected"] is False
+    waits = [e["seconds"] for e in logs if e["event"] == "listener_reconnect_wait"]
+    assert waits == sorted(waits) and waits[2] >= 1.0, f"no growing backoff: {waits}"
+
+
+@pytest.mark.anyio
+async def test_reconnects_within_seconds_after_its_connections_are_killed(
+        fast_settings: Settings, db: Db, emulator: Any, store: Any,
+        database_url: str) -> None:
+    async with running(fast_settings, asgi(emulator)) as service:
+        for round_ in range(1, 4):
+            await eventually("the listener to connect", lambda: service.health.connected)
+            assert terminate(db, database_url) >= 1
+            add_customer(db, email=f"after-kill{round_}@example.com")
+            await eventually("a reconnect", reconnects_reach(service, round_), 5)
+            await eventually("the contact", in_brevo(store, f"after-kill{round_}@example.com"))
+
+
+@pytest.mark.anyio
+async def test_a_read_only_database_is_retried_with_growing_delays(
+        fast_settings: Settings, db: Db, emulator: Any, store: Any,
+        database_url: str) -> None:
+    """Connections succeed but every drain fails: the delays still grow, then it recovers."""
+    name = database_url.rsplit("/", 1)[1]
+    add_customer(db, email="waiting@example.com")
+    db.execute(f'ALTER DATABASE "{name}" SET default_transaction_read_only = on')
+    with capture_logs() as logs:
+        async with running(fast_settings, asgi(emulator)) as service:
+            await eventually("four failed attempts", lambda: len(
+                [e for e in logs if e["event"] == "listener_reconnect_wait"]) >= 4, 15)
+            db.execute(f'ALTER DATABASE "{name}" RESET default_transaction_read_only')
+            terminate(db, database_url)
+            await eventually("the contact", in_brevo(store, "waiting@example.com"), 15)
+            assert service.health.connected
+    waits = [e["seconds"] for e in logs if e["event"] == "listener_reconnect_wait"][:4]
+    assert waits == sorted(waits) and waits[3] >= 2.0, f"no growing backoff: {waits}"
+    assert any("read-only" in e.get("error", "") for e in logs)
+
+
+@pytest.mark.anyio
+async def test_stop_lets_pushes_in_flight_finish_and_releases_the_rest(
+        fast_settings: Settings, db: Db, emulator_app: Any, emulator: Any,
+        store: Any) -> None:
+    emulator_app.state.config.latency_ms = 300
+    add_customers(db, 40)
+    async with running(fast_settings, asgi(emulator)) as service:
+        await eventually("the first pushes", lambda: len(store.contacts()) >= 3)
+        started = time.monotonic()
+        assert await service.stopped(within=5) == 0
+        assert time.monotonic() - started < 2
+    assert 0 < len(store.contacts()) < 40
+    leased = db.execute("SELECT count(*) AS n FROM brevo_sync.queue"
+                        " WHERE claimed_until > now()").fetchone()
+    assert leased is not None and leased["n"] == 0
+    assert pending(db) == 40 - len(store.contacts())
+    emulator_app.state.config.latency_ms = 0
+    async with running(fast_settings, asgi(emulator)):
+        await eventually("the rest", lambda: pending(db) == 0)
+    assert len(store.contacts()) == 40
+
+
+@pytest.mark.anyio
+async def test_a_push_hung_past_the_deadline_is_cut_off_and_its_lease_ended(
+        fast_settings: Settings, db: Db, emulator_app: Any, emulator: Any) -> None:
+    async with running(fast_settings, asgi(emulator), stop_deadline=0.5) as service:
+        await eventually("the listener to connect", lambda: service.health.connected)
+        emulator_app.state.config.latency_ms = 30_000
+        add_customer(db)
+        await eventually("a claim", lambda: db.execute(
+            "SELECT 1 AS claimed FROM brevo_sync.queue WHERE claimed_until > now()").fetchone())
+        started = time.monotonic()
+        assert await service.stopped(within=5) == 0
+        assert time.monotonic() - started < 2
+    row = db.execute("SELECT claimed_until <= now() AS ended FROM brevo_sync.queue").fetchone()
+    assert row is not None and row["ended"]
+
+
+@pytest.mark.anyio
+async def test_brevo_unreachable_at_start_is_retried_not_fatal(
+        fast_settings: Settings, db: Db, emulator: Any, store: Any) -> None:
+    """A 429 whose window resets in an hour makes the client give up at once; the listener
+    tries again later instead of exiting."""
+    refused: list[int] = []
+    upstream = asgi(emulator)
+
+    async def first_refused(request: httpx.Request) -> httpx.Response:
+        if not refused:
+            refused.append(1)
+            return httpx.Response(429, headers={"x-sib-ratelimit-reset": "3600"},
+                                  json={"code": "too_many_requests", "message": "slow down"})
+        return await upstream.handle_async_request(request)
+
+    with capture_logs() as logs:
+        async with running(fast_settings, httpx.MockTransport(first_refused)) as service:
+            await eventually("the listener to connect", lambda: service.health.connected, 10)
+            add_customer(db, email="late@example.com")
+            await eventually("the contact", in_brevo(store, "late@example.com"))
+    assert [e for e in logs if e["event"] == "listener_brevo_unavailable"]
+
+
+@pytest.mark.anyio
+async def test_a_refused_api_key_stops_the_listener_with_an_error(
+        fast_settings: Settings, emulator_app: Any, emulator: Any) -> None:
+    emulator_app.state.config.api_key = "xkeysib-the-right-one"
+    with capture_logs() as logs:
+        async with running(fast_settings, asgi(emulator)) as service:
+            assert await asyncio.wait_for(service.task, 10) == 1
+    assert [e for e in logs if e["event"] == "listener_brevo_refused"]
+    assert TEST_API_KEY not in json.dumps(logs, default=str)
+
+
+@pytest.mark.anyio
+async def test_each_push_logs_one_line_without_secrets(
+        fast_settings: Settings, db: Db, emulator: Any) -> None:
+    with capture_logs() as logs:
+        async with running(fast_settings, asgi(emulator)) as service:
+            await eventually("the listener to connect", lambda: service.health.connected)
+            customer_id = add_customer(db, phone="+33 6 12 34 56 78")
+            await eventually("the push", lambda: [e for e in logs if e["event"] == "brevo_push"])
+    pushes = [e for e in logs if e["event"] == "brevo_push"]
+    assert len(pushes) == 1
+    line = pushes[0]
+    assert line["customer_id"] == str(customer_id)
+    assert line["action"] == "create" and line["outcome"] == "ok" and line["ms"] >= 0
+    assert [e for e in logs if e["event"] == "listener_connected"]
+    assert [e for e in logs if e["event"] == "listener_stopped"]
+    assert TEST_API_KEY not in json.dumps(logs, default=str)
+
+
+def _env(settings: Settings) -> dict[str, str]:
+    return {
+        "DATABASE_URL": settings.database_url or "",
+        "BREVO_API_KEY": TEST_API_KEY,
+        "BREVO_BASE_URL": settings.brevo_base_url,
+        "BREVO_LIST_ID": str(TEST_LIST_ID),
+        "BREVO_CONTACTS_PER_SECOND": "10000",
+        "BREVO_CONTACTS_PER_HOUR": "10000000",
+    }

@@ -1,0 +1,83 @@
+"""/healthz and /metrics answers, decided without a server or a database."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+from structlog.testing import capture_logs
+
+from listener.connection import warn_if_pooled
+from listener.health import STALE_SECONDS, Health, route, start_server
+from listener.metrics import ListenerMetrics
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_healthy_only_when_connected_and_ticking() -> None:
+    clock = Clock()
+    health = Health(clock=clock)
+    assert health.check()[0] is False  # never ticked
+    health.tick()
+    assert health.check()[0] is False  # ticking but not connected
+    health.connected = True
+    assert health.check() == (True, {"status": "ok", "connected": True,
+                                     "last_tick_seconds_ago": 0.0})
+    clock.now += STALE_SECONDS + 1
+    healthy, body = health.check()
+    assert not healthy and body["status"] == "unhealthy"
+
+
+def test_routes() -> None:
+    health, metrics = Health(connected=True), ListenerMetrics()
+    health.tick()
+    assert route("GET", "/healthz", health, metrics)[0] == 200
+    health.connected = False
+    status, content_type, body = route("GET", "/healthz", health, metrics)
+    assert status == 503 and json.loads(body)["connected"] is False
+    status, content_type, body = route("GET", "/metrics", health, metrics)
+    assert status == 200 and content_type.startswith("text/plain")
+    assert b"brevo_sync_listener_reconnects_total 0.0" in body
+    assert route("DELETE", "/metrics", health, metrics)[0] == 405
+    status, _, body = route("GET", "/admin", health, metrics)
+    assert status == 404 and "error" in json.loads(body)
+
+
+@pytest.mark.anyio
+async def test_bad_requests_get_a_4xx_not_a_crash() -> None:
+    server = await start_server(0, Health(), ListenerMetrics(), host="127.0.0.1")
+    port = server.sockets[0].getsockname()[1]
+    try:
+        for request, status in ((b"garbage\r\n\r\n", b"400"),
+                                (b"GET /healthz HTTP/1.1\r\n\r\n", b"503"),
+                                (b"HEAD /metrics HTTP/1.1\r\n\r\n", b"200"),
+                                (b"GET /healthz", b"400")):
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(request)
+            if not request.endswith(b"\r\n\r\n"):
+                writer.write_eof()
+            answer = await reader.read()
+            writer.close()
+            assert answer.split(b" ", 2)[1] == status, (request, answer)
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"HEAD /metrics HTTP/1.1\r\n\r\n")
+        assert (await reader.read()).endswith(b"\r\n\r\n"), "HEAD must carry no body"
+        writer.close()
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
+def test_a_pooled_neon_host_is_warned_about() -> None:
+    with capture_logs() as logs:
+        assert warn_if_pooled("postgresql://u:pw@ep-cool-1-pooler.eu.aws.neon.tech/db")
+        assert not warn_if_pooled("postgresql://u:pw@ep-cool-1.eu.aws.neon.tech/db")
+    assert [e["event"] for e in logs] == ["listener_pooled_dsn"]
+    assert "pw" not in json.dumps(logs)
