@@ -28,6 +28,10 @@ class Create:
     email: str
     attributes: dict[str, Any]
     list_ids: tuple[int, ...] = ()
+    # An earlier push under another email may have created the contact without being
+    # recorded: if Brevo holds that email, the contact is renamed instead of duplicated.
+    previous_email: str | None = None
+    unblock: bool = False
     name: str = "create"
 
 
@@ -141,15 +145,19 @@ def _opted_in(
     lists = (policy.list_id,) if policy.list_id else ()
     create = Create(email, attributes, lists)
     contact_id = customer.brevo_contact_id or (known.id if known else None)
+    ours = memory is not None and memory.removed_by_sync == "blocklist"
     if contact_id is None:
-        return create
+        pushed = memory.pushed_email if memory else None
+        previous = pushed if pushed and pushed != email else None
+        return Create(email, attributes, lists, previous_email=previous, unblock=ours)
     if known is None or known.id != contact_id:
         # The mirror has not seen this contact: send everything, by id, so an email change
         # renames the contact instead of creating a second one.
         return Update(contact_id, email, new_email=email, attributes=attributes,
-                      list_ids=lists, recreate=create)
-    ours = memory is not None and memory.removed_by_sync == "blocklist"
-    unblock = known.email_blacklisted and ours
+                      list_ids=lists, unblock=ours, recreate=create)
+    # The sync's own blocklist is lifted, even when the mirror has not seen it yet (the
+    # blocklist call may have gone through unrecorded); a successful push forgets it.
+    unblock = ours
     note = None
     if known.email_blacklisted and not ours:
         note = "unsubscribed in Brevo: kept blocklisted, never re-subscribed by the sync"
@@ -169,12 +177,12 @@ def _opted_out(
     policy: Policy,
 ) -> Action:
     was_synced = customer.brevo_contact_id is not None or (
-        memory is not None and memory.brevo_contact_id is not None
+        memory is not None and (memory.brevo_contact_id is not None or bool(memory.pushed_email))
     )
     if not was_synced:
         return Nothing("not opted in")
     contact_id = customer.brevo_contact_id or (memory.brevo_contact_id if memory else None)
-    email = known.email if known else (memory.email if memory else customer.email)
+    email = known.email if known else _pushed_email(memory) or customer.email
     return _removal(contact_id, email, known, memory, policy.opt_out_action, policy,
                     "opted out of marketing")
 
@@ -186,11 +194,17 @@ def _deleted(
     policy: Policy,
 ) -> Action:
     contact_id = item.deleted_contact_id or (memory.brevo_contact_id if memory else None)
-    if contact_id is None and known is None:
+    if contact_id is None and known is None and not _pushed_email(memory):
         return Nothing("deleted; was never in Brevo")
-    email = item.deleted_email or (memory.email if memory else None)
+    email = _pushed_email(memory) or item.deleted_email
     return _removal(contact_id or (known.id if known else None), email, known, memory,
                     policy.delete_action, policy, "deleted in the database")
+
+
+def _pushed_email(memory: SyncMemory | None) -> str | None:
+    if memory is None:
+        return None
+    return memory.pushed_email or (memory.email if memory.brevo_contact_id else None)
 
 
 def _removal(

@@ -21,8 +21,8 @@ import structlog
 
 from brevo_sync.brevo import BrevoClient
 from brevo_sync.brevo.errors import BrevoError
-from brevo_sync.db import Pool, q
-from brevo_sync.decide import Action, Create, Policy, Update, decide
+from brevo_sync.db import Pool, each_free_row, q
+from brevo_sync.decide import Action, Create, Policy, Remove, Update, decide
 from brevo_sync.importer import ImportRow, push_import
 from brevo_sync.model import Customer, KnownContact, QueueItem, SyncMemory
 from brevo_sync.outcome import Outcome, record
@@ -155,6 +155,7 @@ class Engine:
     async def _process(self, items: list[QueueItem], report: DrainReport, *, bulk: bool,
                        deadline: float | None, stop: asyncio.Event | None) -> None:
         prepared = await self._prepare(items)
+        await self._note_intents(prepared)
         one_by_one = prepared
         if bulk and self.policy.list_id is not None:
             rows, one_by_one = _split_for_import(prepared, self.policy.phone_region)
@@ -179,6 +180,19 @@ class Engine:
             prepared.append(Prepared(item, customer, known, action))
         return prepared
 
+    async def _note_intents(self, prepared: list[Prepared]) -> None:
+        """Write down what is about to be sent, before it is sent (see SyncMemory)."""
+        intents = [(p.item.customer_id, *_intent(p.action)) for p in prepared
+                   if isinstance(p.action, Create | Update | Remove)]
+        if not intents:
+            return
+        async with self.pool.connection() as conn:
+            await conn.execute(q("note_intent"), {
+                "customer_ids": [i[0] for i in intents],
+                "emails": [i[1] for i in intents],
+                "removals": [i[2] for i in intents],
+            })
+
     async def _import(self, rows: list[ImportRow], report: DrainReport,
                       deadline: float | None) -> list[Prepared]:
         """Import `rows`; returns those Brevo did not take, to push one by one."""
@@ -194,7 +208,9 @@ class Engine:
         report.bulk_imports += 1
         await self._record(outcomes, report)
         log.info("brevo_import", rows=len(rows), imported=len(outcomes), missing=len(missing))
-        return [Prepared(r.item, r.customer, None, _recreate_action(r)) for r in missing]
+        lists = (self.policy.list_id,) if self.policy.list_id else ()
+        return [Prepared(r.item, r.customer, None, Create(r.email, r.attributes, lists))
+                for r in missing]
 
     async def _push_each(self, prepared: list[Prepared], report: DrainReport,
                          deadline: float | None, stop: asyncio.Event | None) -> None:
@@ -214,7 +230,8 @@ class Engine:
                           error=repr(result))
         if left:
             async with self.pool.connection() as conn:
-                await conn.execute(q("release_unclaimed"), {"ids": left, "worker": self.worker})
+                await each_free_row(conn, "release_unclaimed", [
+                    {"customer_id": cid, "worker": self.worker} for cid in left])
 
     async def _record(self, outcomes: Sequence[Outcome], report: DrainReport) -> None:
         async with self.pool.connection() as conn:
@@ -238,7 +255,7 @@ def _split_for_import(prepared: list[Prepared], region: str | None
     for p in prepared:
         a = p.action
         full = a if isinstance(a, Create) else (a.recreate if isinstance(a, Update) else None)
-        importable = isinstance(a, Create) or (
+        importable = (isinstance(a, Create) and not a.unblock and not a.previous_email) or (
             isinstance(a, Update) and a.new_email is None and not a.unblock
             and a.attributes.get("SMS") != "" and a.recreate is not None
             and p.known is not None and not p.known.email_blacklisted
@@ -250,8 +267,13 @@ def _split_for_import(prepared: list[Prepared], region: str | None
     return rows, rest
 
 
-def _recreate_action(row: ImportRow) -> Action:
-    return Create(row.email, row.attributes, ())
+def _intent(action: Create | Update | Remove) -> tuple[str | None, str | None]:
+    """(email about to be sent, removal about to be made)."""
+    if isinstance(action, Remove):
+        return None, action.how
+    if isinstance(action, Update):
+        return action.new_email or action.email, None
+    return action.email, None
 
 
 def _should_stop(deadline: float | None, stop: asyncio.Event | None) -> bool:
@@ -283,4 +305,4 @@ def _memory(row: dict[str, Any]) -> SyncMemory | None:
     if row["s_status"] is None:
         return None
     return SyncMemory(row["s_email"], row["s_contact_id"], row["s_status"],
-                      row["s_removed_by_sync"])
+                      row["s_removed_by_sync"], row["s_pushed_email"])

@@ -51,3 +51,6 @@ class SyncMemory:
     brevo_contact_id: int | None = None
     status: str = "pending"
     removed_by_sync: str | None = None
+    # Set before every push: Brevo may hold a contact under this email even when no outcome
+    # was recorded (the process died mid-push).
+    pushed_email: str | None = None

@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 from psycopg import AsyncConnection
 
-from brevo_sync.db import q
+from brevo_sync.db import each_free_row, q
 from brevo_sync.model import Customer, QueueItem
 
 Result = Literal["ok", "skipped", "error", "retry"]
@@ -75,7 +75,7 @@ async def record(conn: AsyncConnection[Any], outcomes: Sequence[Outcome], *, wor
         return
     written = [o for o in outcomes if o.customer is not None and o.contact_id is not None
                and o.result == "ok" and o.customer.brevo_contact_id != o.contact_id]
-    await _each_free_row(conn, "write_back", [
+    await each_free_row(conn, "write_back", [
         {"customer_id": o.item.customer_id, "contact_id": o.contact_id} for o in written])
     final = [o for o in outcomes if o.result != "retry"]
     if final:
@@ -90,27 +90,12 @@ async def record(conn: AsyncConnection[Any], outcomes: Sequence[Outcome], *, wor
         "contact_ids": [o.contact_id for o in outcomes],
         "messages": [o.message for o in outcomes],
     })
-    await _each_free_row(conn, "release_done", [
+    await each_free_row(conn, "release_done", [
         {"customer_id": o.item.customer_id, "version": o.item.version} for o in final])
-    await _each_free_row(conn, "release_retry", [
+    await each_free_row(conn, "release_retry", [
         {"customer_id": o.item.customer_id, "version": o.item.version,
          "delay": o.retry_delay, "error": o.message}
         for o in outcomes if o.result == "retry"])
-
-
-async def _each_free_row(conn: AsyncConnection[Any], name: str,
-                         rows: Sequence[dict[str, Any]]) -> None:
-    """Run query `name` for every row: one set-based statement (`name`_batch) for the rows
-    nobody holds, then the single-row statement, in its own transaction, for the rest."""
-    if not rows:
-        return
-    if len(rows) > 1:
-        batch = {f"{key}s": [r[key] for r in rows] for key in rows[0]}
-        cursor = await conn.execute(q(f"{name}_batch"), batch)
-        handled = {next(iter(r.values())) for r in await cursor.fetchall()}
-        rows = [r for r in rows if r["customer_id"] not in handled]
-    for row in rows:
-        await conn.execute(q(name), row)
 
 
 async def _save_state(conn: AsyncConnection[Any], outcomes: Sequence[Outcome]) -> None:

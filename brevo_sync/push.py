@@ -74,8 +74,18 @@ async def _attempt(client: BrevoClient, item: QueueItem, customer: Customer | No
 
 async def _create(client: BrevoClient, item: QueueItem, customer: Customer | None,
                   action: Create) -> Outcome:
+    if action.previous_email:
+        earlier = await client.get_contact_by_email(action.previous_email)
+        if earlier is not None:
+            # An unrecorded earlier push created it under the old email: rename, not duplicate.
+            rename = Update(earlier.id, action.email, new_email=action.email,
+                            attributes=action.attributes, list_ids=action.list_ids,
+                            unblock=action.unblock)
+            return await _update(client, item, customer, rename, None)
+
     async def send(attrs: dict[str, Any]) -> int:
-        return await client.upsert_contact(action.email, attrs, list_ids=list(action.list_ids))
+        return await client.upsert_contact(action.email, attrs, list_ids=list(action.list_ids),
+                                           email_blacklisted=False if action.unblock else None)
 
     contact_id, attributes, note = await _without_sms_on_conflict(action.attributes, send)
     mirror = MirrorRow(contact_id, action.email, attributes, action.list_ids, False)

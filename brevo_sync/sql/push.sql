@@ -22,7 +22,7 @@ SELECT r.queued_id, r.id, r.email, r.first_name, r.last_name, r.phone,
        brevo_sync.fingerprint(r.email, r.first_name, r.last_name, r.phone,
                               r.marketing_opt_in, r.used_welcome_offer) AS fingerprint,
        s.email AS s_email, s.brevo_contact_id AS s_contact_id, s.status AS s_status,
-       s.removed_by_sync AS s_removed_by_sync,
+       s.removed_by_sync AS s_removed_by_sync, s.pushed_email AS s_pushed_email,
        m.id AS m_id, m.email AS m_email, m.attributes AS m_attributes,
        m.list_ids AS m_list_ids, m.email_blacklisted AS m_email_blacklisted,
        ow.owner_id AS shares_email_with
@@ -135,3 +135,14 @@ written AS (
       AND c.brevo_contact_id IS DISTINCT FROM b.contact_id
 )
 SELECT id FROM free;
+
+-- name: note_intent
+-- Before the calls: the email about to be sent, or the removal about to be made.
+INSERT INTO brevo_sync.sync_state AS s (customer_id, pushed_email, removed_by_sync)
+SELECT t.customer_id, t.email, t.removal
+FROM unnest(%(customer_ids)s::uuid[], %(emails)s::text[], %(removals)s::text[])
+     AS t(customer_id, email, removal)
+ORDER BY t.customer_id
+ON CONFLICT (customer_id) DO UPDATE SET
+    pushed_email = coalesce(EXCLUDED.pushed_email, s.pushed_email),
+    removed_by_sync = coalesce(EXCLUDED.removed_by_sync, s.removed_by_sync);

@@ -56,10 +56,24 @@ SET claimed_until = NULL, claimed_by = NULL, last_error = %(error)s,
 WHERE customer_id = %(customer_id)s;
 
 -- name: release_unclaimed
--- Give back leases that were never pushed (a stop, a budget running out).
+-- Give back a lease that was never pushed (a stop, a budget running out).
 UPDATE brevo_sync.queue
 SET claimed_until = NULL, claimed_by = NULL, attempts = greatest(attempts - 1, 0)
-WHERE customer_id = ANY(%(ids)s::uuid[]) AND claimed_by = %(worker)s;
+WHERE customer_id = %(customer_id)s AND claimed_by = %(worker)s;
+
+-- name: release_unclaimed_batch
+-- `release_unclaimed` for many rows at once, skipping rows the application holds right now.
+WITH free AS (
+    SELECT q.customer_id FROM brevo_sync.queue q
+    WHERE q.customer_id = ANY(%(customer_ids)s::uuid[])
+    ORDER BY q.customer_id
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE brevo_sync.queue q
+SET claimed_until = NULL, claimed_by = NULL, attempts = greatest(q.attempts - 1, 0)
+FROM free f
+WHERE q.customer_id = f.customer_id AND q.claimed_by = (%(workers)s::text[])[1]
+RETURNING q.customer_id;
 
 -- name: arm
 -- The listener found nothing to do: ask the trigger for a NOTIFY on the next change.

@@ -206,3 +206,29 @@ def test_non_ascii_names_are_kept() -> None:
     action = decide(item(), customer(first_name="  Zoë ", last_name="Ødegård"), None, None, POLICY)
     assert isinstance(action, Create)
     assert action.attributes["FIRSTNAME"] == "Zoë" and action.attributes["LASTNAME"] == "Ødegård"
+
+
+def test_unrecorded_create_under_an_old_email_is_renamed_not_duplicated() -> None:
+    memory = SyncMemory(status="pending", pushed_email="ada@example.com")
+    action = decide(item(), customer(email="ada.king@example.com"), None, memory, POLICY)
+    assert isinstance(action, Create) and action.previous_email == "ada@example.com"
+
+
+def test_unrecorded_create_is_removed_when_the_customer_opts_out() -> None:
+    memory = SyncMemory(status="pending", pushed_email="ada@example.com")
+    action = decide(item(), customer(marketing_opt_in=False), None, memory, POLICY)
+    assert isinstance(action, Remove) and action.contact_id is None
+    assert action.email == "ada@example.com"
+
+
+def test_unrecorded_create_is_removed_when_the_customer_is_deleted() -> None:
+    memory = SyncMemory(status="pending", pushed_email="ada@example.com")
+    action = decide(item(deleted=True, deleted_email="ada@example.com"), None, None, memory,
+                    POLICY)
+    assert isinstance(action, Remove) and action.email == "ada@example.com"
+
+
+def test_our_blocklist_is_lifted_even_before_the_mirror_saw_it() -> None:
+    memory = SyncMemory("ada@example.com", 7, "synced", removed_by_sync="blocklist")
+    action = decide(item(), customer(brevo_contact_id=7), contact(), memory, POLICY)
+    assert isinstance(action, Update) and action.unblock
