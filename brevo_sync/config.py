@@ -68,6 +68,7 @@ class Settings:
     contacts_per_second: float = 10.0
     contacts_per_hour: int = 36_000
     other_per_hour: int = 100
+    brevo_timeout_seconds: float = 10.0
     bulk_threshold: int = 200
     history_retention_days: int = 90
     reconcile_budget_seconds: float = 240.0
@@ -107,6 +108,7 @@ class Settings:
             contacts_per_second=_float(env, "BREVO_CONTACTS_PER_SECOND", 10.0, 0.1, 10_000.0),
             contacts_per_hour=_int(env, "BREVO_CONTACTS_PER_HOUR", minimum=1) or 36_000,
             other_per_hour=_int(env, "BREVO_OTHER_PER_HOUR", minimum=1) or 100,
+            brevo_timeout_seconds=_float(env, "BREVO_TIMEOUT_SECONDS", 10.0, 0.1, 300.0),
             bulk_threshold=_int(env, "BREVO_BULK_THRESHOLD", minimum=1) or 200,
             history_retention_days=_int(env, "HISTORY_RETENTION_DAYS", minimum=1) or 90,
             reconcile_budget_seconds=_float(env, "RECONCILE_BUDGET_SECONDS", 240.0, 1.0, 86_400.0),

@@ -26,6 +26,7 @@ def configure(level: str = "INFO", *, json: bool | None = None) -> None:
         json = not sys.stderr.isatty()
     renderer: Any = (structlog.processors.JSONRenderer() if json
                      else structlog.dev.ConsoleRenderer(colors=False))
+    _route_stdlib_logging(renderer)
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
@@ -40,4 +41,19 @@ def configure(level: str = "INFO", *, json: bool | None = None) -> None:
         logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
         cache_logger_on_first_use=False,
     )
-    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+
+
+def _route_stdlib_logging(renderer: Any) -> None:
+    """Libraries' own log records (psycopg_pool, uvicorn) come out as the same JSON lines."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(structlog.stdlib.ProcessorFormatter(
+        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, _redact,
+                    renderer],
+        foreign_pre_chain=[structlog.stdlib.add_log_level,
+                           structlog.stdlib.add_logger_name,
+                           structlog.processors.TimeStamper(fmt="iso", utc=True),
+                           structlog.processors.format_exc_info],
+    ))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.WARNING)

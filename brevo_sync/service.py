@@ -42,6 +42,7 @@ def client_from(settings: Settings, *, transport: httpx.AsyncBaseTransport | Non
         settings.brevo_base_url,
         limiter=limiter or limiter_from(settings),
         transport=transport,
+        timeout=settings.brevo_timeout_seconds,
         on_response=on_response,
     )
 

@@ -9,14 +9,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-from collections.abc import Mapping
 
 import httpx
 import psycopg
 import structlog
 
 from brevo_sync.brevo import BrevoClient
-from brevo_sync.brevo.client import DEFAULT_TIMEOUT
 from brevo_sync.brevo.errors import BrevoError, BrevoPermanentError
 from brevo_sync.config import ConfigError, Settings
 from brevo_sync.db import Pool, connect, q
@@ -39,7 +37,6 @@ POOL_SIZE = 6  # the engine's 8 pushes share these for their short writes
 POOL_TIMEOUT_SECONDS = 5.0  # a drain waiting longer for a connection fails and reconnects
 DEPTH_SECONDS = 2.0  # how often the queue gauges are refreshed
 PREPARE_BACKOFF = (1.0, 60.0)  # base and cap while Brevo is unreachable at start
-TIMEOUT_VARIABLE = "BREVO_TIMEOUT_SECONDS"
 
 log = structlog.get_logger("listener")
 
@@ -51,29 +48,14 @@ def run(settings: Settings, metrics_port: int | None = None) -> int:
         raise ConfigError(f"--metrics-port must be between 0 and 65535, got {port}")
     settings.require_database()
     settings.require_brevo_key()
-    timeout = brevo_timeout(os.environ)
-    return asyncio.run(_main(settings, port, timeout))
+    return asyncio.run(_main(settings, port))
 
 
-def brevo_timeout(environ: Mapping[str, str]) -> float:
-    """Seconds before a Brevo call is given up as timed out (BREVO_TIMEOUT_SECONDS)."""
-    raw = environ.get(TIMEOUT_VARIABLE, "").strip()
-    if not raw:
-        return DEFAULT_TIMEOUT
-    try:
-        value = float(raw)
-    except ValueError as exc:
-        raise ConfigError(f"{TIMEOUT_VARIABLE} must be a number, got {raw!r}") from exc
-    if not 0.1 <= value <= 300:
-        raise ConfigError(f"{TIMEOUT_VARIABLE} must be between 0.1 and 300, got {value}")
-    return value
-
-
-async def _main(settings: Settings, port: int, brevo_seconds: float) -> int:
+async def _main(settings: Settings, port: int) -> int:
     stop, hurry = asyncio.Event(), asyncio.Event()
     with stop_on_signals(stop, hurry):
         return await serve(
-            settings, metrics_port=port, stop=stop, hurry=hurry, brevo_timeout=brevo_seconds
+            settings, metrics_port=port, stop=stop, hurry=hurry
         )
 
 
@@ -84,7 +66,6 @@ async def serve(
     stop: asyncio.Event,
     hurry: asyncio.Event | None = None,
     transport: httpx.AsyncBaseTransport | None = None,
-    brevo_timeout: float = DEFAULT_TIMEOUT,
     stop_deadline: float = STOP_DEADLINE_SECONDS,
     poll_seconds: float = POLL_SECONDS,
     metrics: ListenerMetrics | None = None,
@@ -105,7 +86,7 @@ async def serve(
         settings.brevo_base_url,
         limiter=limiter_from(settings),
         transport=transport,
-        timeout=brevo_timeout,
+        timeout=settings.brevo_timeout_seconds,
         on_response=on_response,
     )
     metrics.watch_client(client)
