@@ -18,7 +18,7 @@ from tests import pg
 pytestmark = pytest.mark.skipif(
     not pg.docker_answers(),
     reason="no Docker engine answers: these tests exercise the testcontainers path "
-    "(docs/containers.md tells how to start one)")
+    "(the README's section 'Tests, with Docker or without' tells how to start one)")
 
 DIES_AT_START = ["sh", "-c", "echo deliberately broken image >&2; exit 3"]
 NEVER_LISTENS = ["sleep", "600"]
