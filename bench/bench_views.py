@@ -39,55 +39,12 @@ from api.app import create_app
 from brevo_sync.config import Settings
 from brevo_sync.emulator import create_app as create_emulator
 from brevo_sync.migrate import migrate
+from brevo_sync.seed import FIRST_NAMES, LAST_NAMES
 
 DEFAULT_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
 PASSWORD = secrets.token_urlsafe(16)
 TARGET_P95_MS = 100.0
 
-FIRST = [
-    "Amélie",
-    "José",
-    "Zoë",
-    "Łukasz",
-    "Søren",
-    "Chloé",
-    "Jürgen",
-    "Ana",
-    "Mohammed",
-    "Wei",
-    "Olivia",
-    "Noah",
-    "Émile",
-    "Ines",
-    "Yuki",
-    "Björn",
-    "Fatima",
-    "Liam",
-    "Maël",
-    "Nora",
-]
-LAST = [
-    "Dupont",
-    "García",
-    "Müller",
-    "Nowak",
-    "O'Brien",
-    "Rossi",
-    "Søndergaard",
-    "Öztürk",
-    "Nguyen",
-    "Smith",
-    "Lefèvre",
-    "Kowalski",
-    "Silva",
-    "Haddad",
-    "Tanaka",
-    "Ivanova",
-    "Martin",
-    "Bernard",
-    "Dubois",
-    "Moreau",
-]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -185,7 +142,7 @@ def load(url: str, customers: int, contacts: int) -> None:
                     )
                 )
             for n in range(len(matched), contacts):
-                first, last = rng.choice(FIRST), rng.choice(LAST)
+                first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
                 copy.write_row(
                     (
                         n + 1,
@@ -264,7 +221,7 @@ class Person:
 
 
 def _person(rng: random.Random, i: int, now: datetime) -> Person:
-    first, last = rng.choice(FIRST), rng.choice(LAST)
+    first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
     phone = f"+33 6 {rng.randrange(10**8):08d}" if rng.random() < 0.5 else None
     return Person(
         id=uuid.UUID(int=rng.getrandbits(128), version=4),

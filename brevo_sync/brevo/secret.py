@@ -2,22 +2,9 @@
 
 from __future__ import annotations
 
+from brevo_sync.config import Secret
 
-class Secret:
-    """A string that never shows itself in repr, str or tracebacks' locals."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        self._value = value
-
-    def reveal(self) -> str:
-        return self._value
-
-    def __repr__(self) -> str:
-        return "Secret('**********')"
-
-    __str__ = __repr__
+__all__ = ["Secret", "redact", "scrubbed"]
 
 
 def scrubbed(exc: BaseException, secret: str) -> BaseException:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -12,25 +11,12 @@ from psycopg.types.json import Jsonb
 from starlette.applications import Starlette
 
 from brevo_sync.brevo import BrevoClient
-from brevo_sync.config import Settings
 from brevo_sync.reconcile import ALREADY_RUNNING, sweep_lock
 from brevo_sync.seed import INVALID_PHONE
 from tests.factories import add_customer
-from tests.support.admin_app import client, running_app, store
+from tests.support.admin_app import store
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture
-async def app(settings: Settings, emulator: Any) -> AsyncIterator[Starlette]:
-    async with running_app(settings, emulator) as started:
-        yield started
-
-
-@pytest.fixture
-async def http(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
-    async with client(app) as admin:
-        yield admin
 
 
 async def test_push_creates_the_contact_and_answers_with_the_updated_row(

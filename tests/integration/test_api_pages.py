@@ -3,31 +3,15 @@
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import psycopg
 import pytest
-from starlette.applications import Starlette
 
-from brevo_sync.config import Settings
 from tests.factories import add_customer
-from tests.support.admin_app import client, running_app
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture
-async def app(settings: Settings, emulator: Any) -> AsyncIterator[Starlette]:
-    async with running_app(settings, emulator) as started:
-        yield started
-
-
-@pytest.fixture
-async def http(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
-    async with client(app) as admin:
-        yield admin
 
 
 def tab_counts(page: str) -> dict[str, str]:

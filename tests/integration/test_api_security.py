@@ -8,7 +8,6 @@ import os
 import re
 import subprocess
 import sys
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -21,21 +20,9 @@ from api.server import serve
 from brevo_sync.config import ConfigError, Settings
 from tests.conftest import TEST_API_KEY
 from tests.factories import add_customer
-from tests.support.admin_app import ORIGIN, PASSWORD, USER, admin_settings, client, running_app
+from tests.support.admin_app import ORIGIN, PASSWORD, USER, admin_settings, client
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture
-async def app(settings: Settings, emulator: Any) -> AsyncIterator[Starlette]:
-    async with running_app(settings, emulator) as started:
-        yield started
-
-
-@pytest.fixture
-async def http(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
-    async with client(app) as admin:
-        yield admin
 
 
 ADMIN_REQUESTS = [

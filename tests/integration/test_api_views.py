@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 from uuid import UUID
 
@@ -13,25 +12,11 @@ from starlette.applications import Starlette
 
 from brevo_sync import views
 from brevo_sync.brevo import BrevoClient
-from brevo_sync.config import Settings
 from brevo_sync.seed import INVALID_PHONE
 from brevo_sync.service import engine_from, prepare_brevo
 from tests.factories import add_customer
-from tests.support.admin_app import client, running_app
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture
-async def app(settings: Settings, emulator: Any) -> AsyncIterator[Starlette]:
-    async with running_app(settings, emulator) as started:
-        yield started
-
-
-@pytest.fixture
-async def http(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
-    async with client(app) as admin:
-        yield admin
 
 
 async def sync(app: Starlette) -> None:
