@@ -34,6 +34,8 @@ SMALL_BATCH = 20                # rows leased at a time for one-by-one pushes (a
 BULK_BATCH = 20_000             # rows leased at a time for the import path
 SMALL_LEASE_SECONDS = 120.0
 BULK_LEASE_SECONDS = 900.0
+# One-by-one pushes a bulk lease may carry: well within the lease at Brevo's 10 calls/s.
+BULK_ONE_BY_ONE = 3_000
 CONCURRENCY = 8                 # Brevo calls in flight; the rate limiter still paces them
 
 
@@ -163,6 +165,10 @@ class Engine:
                 one_by_one += await self._import(rows, report, deadline)
             else:
                 one_by_one = prepared
+            # More than the lease can carry goes back to the queue for the next round, so no
+            # other worker claims rows this one is still pushing.
+            one_by_one, later = one_by_one[:BULK_ONE_BY_ONE], one_by_one[BULK_ONE_BY_ONE:]
+            await self._release_unpushed([p.item.customer_id for p in later])
         await self._push_each(one_by_one, report, deadline, stop)
 
     async def _prepare(self, items: list[QueueItem]) -> list[Prepared]:
@@ -223,15 +229,26 @@ class Engine:
                 return True
 
         done = await asyncio.gather(*(one(p) for p in prepared), return_exceptions=True)
-        left = [p.item.customer_id for p, ok in zip(prepared, done, strict=True) if ok is not True]
-        for p, result in zip(prepared, done, strict=True):
-            if isinstance(result, BaseException):
-                log.error("brevo_push_crashed", customer_id=str(p.item.customer_id),
-                          error=repr(result))
-        if left:
+        crashed = [(p, r) for p, r in zip(prepared, done, strict=True)
+                   if isinstance(r, BaseException)]
+        for p, error in crashed:
+            log.error("brevo_push_crashed", customer_id=str(p.item.customer_id),
+                      error=repr(error))
+        if crashed:
+            # Backed off like a transient failure: an immediate retry would spin on the bug.
+            async with self.pool.connection() as conn:
+                await each_free_row(conn, "release_retry", [
+                    {"customer_id": p.item.customer_id, "version": p.item.version,
+                     "delay": retry_delay(p.item.attempts), "error": f"crashed: {error!r}"}
+                    for p, error in crashed])
+        await self._release_unpushed([p.item.customer_id for p, r in
+                                      zip(prepared, done, strict=True) if r is False])
+
+    async def _release_unpushed(self, customer_ids: list[UUID]) -> None:
+        if customer_ids:
             async with self.pool.connection() as conn:
                 await each_free_row(conn, "release_unclaimed", [
-                    {"customer_id": cid, "worker": self.worker} for cid in left])
+                    {"customer_id": cid, "worker": self.worker} for cid in customer_ids])
 
     async def _record(self, outcomes: Sequence[Outcome], report: DrainReport) -> None:
         async with self.pool.connection() as conn:

@@ -25,6 +25,8 @@ from brevo_sync.outcome import MirrorRow, Outcome
 CLOCK_SKEW = timedelta(seconds=10)
 LIST_PAGE = 1000
 MIN_PROCESS_WAIT = 60.0
+# Without a deadline (the listener), a large import gets time in proportion to its size.
+WAIT_PER_ROW = 0.01
 
 
 @dataclass(frozen=True)
@@ -45,8 +47,11 @@ async def push_import(client: BrevoClient, rows: Sequence[ImportRow], list_id: i
     since = datetime.now(UTC) - CLOCK_SKEW
     payload = [{"email": r.email, "attributes": r.attributes} for r in rows]
     for chunk in chunk_import_rows(payload):
-        process_id = await client.import_contacts(chunk, list_ids=[list_id])
-        wait = MIN_PROCESS_WAIT if deadline is None else max(
+        # Rows carry every synced attribute, so an empty name means "clear it" (a removed
+        # phone is absent, not empty, and goes one by one).
+        process_id = await client.import_contacts(chunk, list_ids=[list_id],
+                                                  empty_attributes=True)
+        wait = max(MIN_PROCESS_WAIT, len(chunk) * WAIT_PER_ROW) if deadline is None else max(
             MIN_PROCESS_WAIT, deadline - time.monotonic())
         process = await client.wait_for_process(process_id, timeout=wait)
         if not process.succeeded:

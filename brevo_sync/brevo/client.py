@@ -301,8 +301,12 @@ class BrevoClient:
         update_existing: bool = True,
         email_blacklist: bool = False,
         disable_notification: bool = True,
+        empty_attributes: bool = False,
     ) -> int:
         """Start an asynchronous import of ``{"email", "attributes"}`` rows; return its process id.
+
+        ``empty_attributes``: an empty value in a row erases the contact's value (Brevo's
+        ``emptyContactsAttributes``); otherwise empty values are ignored.
 
         The body must stay under 8 MB: split rows with
         :func:`brevo_sync.brevo.bulk.chunk_import_rows` first.
@@ -316,6 +320,7 @@ class BrevoClient:
             "emailBlacklist": email_blacklist,
             # Automated syncs would otherwise mail the account owner after every import.
             "disableNotification": disable_notification,
+            "emptyContactsAttributes": empty_attributes,
         }
         if not body["listIds"]:
             raise ValueError("Brevo requires at least one list id for an import")

@@ -311,3 +311,20 @@ async def test_admin_push_of_one_customer(
     assert outcome.as_json()["brevoId"] == contact(store, "one@example.com")["id"]
     assert await engine.push_customer(uuid.uuid4()) is None
     assert pending(db) == 0
+
+
+async def test_a_push_that_crashes_backs_off_instead_of_spinning(
+        db: psycopg.Connection[Any], pool: Any, settings: Any, fast_limits: Any) -> None:
+    cid = add_customer(db)
+
+    def broken(request: httpx.Request) -> httpx.Response:
+        raise RuntimeError("a bug, not a Brevo error")
+
+    client = BrevoClient(TEST_API_KEY, "http://brevo.test/v3",
+                         transport=httpx.MockTransport(broken), limiter=RateLimiter(fast_limits))
+    async with client:
+        await asyncio.wait_for(engine_from(settings, pool, client, source="test").drain(), 30)
+    row = db.execute("SELECT next_attempt_at > now() AS later, claimed_by, last_error"
+                     " FROM brevo_sync.queue WHERE customer_id = %s", (cid,)).fetchone()
+    assert row is not None and row["later"] and row["claimed_by"] is None
+    assert "crashed" in row["last_error"]

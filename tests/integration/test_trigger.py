@@ -103,3 +103,21 @@ def test_concurrent_migrations_do_not_race(databases: Any) -> None:
         assert sorted(len(r) for r in results) == [0, 0, 0, count]
     finally:
         databases.drop(name)
+
+
+def test_a_writer_holding_the_wakeup_flag_does_not_hold_up_other_writers(
+        database_url: str, db: psycopg.Connection[Any]) -> None:
+    """The first writer after an idle spell clears the flag inside its open transaction; the
+    others neither wait for it nor can deadlock with it."""
+    db.execute(q("arm"))
+    first = psycopg.connect(database_url)  # an open application transaction
+    try:
+        add_customer(first)
+        with psycopg.connect(database_url, autocommit=True,
+                             row_factory=psycopg.rows.dict_row) as other:
+            other.execute("SET statement_timeout = '2s'")
+            add_customer(other)  # raises QueryCanceled if it waits for `first`
+        first.commit()
+    finally:
+        first.close()
+    assert pending(db) == 2
