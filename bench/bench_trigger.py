@@ -3,7 +3,8 @@
 8 clients run single-row updates of a synced column for --seconds each round, in three setups:
 no trigger; the sync's trigger with a drainer running (`brevo-sync listen` against the
 emulator enforcing Brevo's limits); and a naive trigger that NOTIFYs on every row. Rounds
-alternate so drift on a shared machine hits every setup alike; medians are printed.
+alternate, each starting with another setup, so drift on a shared machine hits every setup
+alike; medians are printed.
 
     python -m bench.bench_trigger [--seconds 20] [--rounds 3] [--clients 8]
 """
@@ -107,8 +108,11 @@ def main() -> None:
         with psycopg.connect(url) as conn:
             ids = [str(r[0]) for r in conn.execute("SELECT id FROM customers")]
         with listener(url, base):
+            setups = list(results)
             for round_no in range(args.rounds):
-                for setup in results:
+                # Each round starts with another setup, so warm-up and drift fall on all alike.
+                shift = round_no % len(setups)
+                for setup in setups[shift:] + setups[:shift]:
                     set_triggers(url, setup)
                     tps = run_load(url, ids, args.clients, args.seconds)
                     results[setup].append(tps)
