@@ -125,21 +125,26 @@ async def _list_into_mirror(pool: Pool, client: BrevoClient, since: datetime | N
     how many were listed and the total Brevo reported. The next page is fetched while the
     last one is written, so the listing runs at the rate limiter's pace."""
 
-    def fetch(offset: int) -> asyncio.Task[tuple[list[Contact], int]]:
-        return asyncio.create_task(client.list_contacts(
-            limit=PAGE_SIZE, offset=offset, modified_since=since, sort="asc"))
+    async def timed(offset: int) -> tuple[list[Contact], int, datetime]:
+        fetched_at = datetime.now(UTC)
+        page, total = await client.list_contacts(
+            limit=PAGE_SIZE, offset=offset, modified_since=since, sort="asc")
+        return page, total, fetched_at
+
+    def fetch(offset: int) -> asyncio.Task[tuple[list[Contact], int, datetime]]:
+        return asyncio.create_task(timed(offset))
 
     offset = listed = 0
     pending = fetch(0)
     try:
         while True:
-            page, total = await pending
+            page, total, fetched_at = await pending
             offset += len(page)
             more = len(page) == PAGE_SIZE and offset < total
             if more:
                 pending = fetch(offset)
             if page:
-                await upsert_contacts(pool, page)
+                await upsert_contacts(pool, page, fetched_at=fetched_at)
             listed += len(page)
             if on_page is not None:
                 on_page(listed)
@@ -153,9 +158,11 @@ async def _list_into_mirror(pool: Pool, client: BrevoClient, since: datetime | N
             await pending
 
 
-async def upsert_contacts(pool: Pool, contacts: Sequence[Contact]) -> None:
-    """Write listed contacts into the mirror, as one short transaction sorted by id."""
-    params = _upsert_params(contacts)
+async def upsert_contacts(pool: Pool, contacts: Sequence[Contact], *,
+                          fetched_at: datetime | None = None) -> None:
+    """Write listed contacts into the mirror, as one short transaction sorted by id. A contact
+    a push recorded after `fetched_at` keeps the push's state: the page is older news."""
+    params: dict[str, Any] = {**_upsert_params(contacts), "fetched_at": fetched_at}
     emails = {"emails": [e for e in params["emails"] if e], "ids": params["ids"]}
     for attempt in range(1, UPSERT_ATTEMPTS + 1):
         try:

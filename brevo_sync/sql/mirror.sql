@@ -9,7 +9,8 @@ FROM brevo_sync.mirror_state;
 -- contacts swapping emails within one page never trip the unique email index.
 UPDATE brevo_sync.contacts AS m SET email = NULL
 FROM unnest(%(ids)s::bigint[], %(emails)s::text[]) AS t(id, email)
-WHERE m.id = t.id AND m.email_lower IS DISTINCT FROM lower(t.email);
+WHERE m.id = t.id AND m.email_lower IS DISTINCT FROM lower(t.email)
+  AND (%(fetched_at)s::timestamptz IS NULL OR m.seen_at <= %(fetched_at)s::timestamptz);
 
 -- name: mirror_upsert
 -- One page of listed contacts, as Brevo holds them now.
@@ -45,7 +46,8 @@ ON CONFLICT (id) DO UPDATE SET
     sms_blacklisted = EXCLUDED.sms_blacklisted,
     created_at = EXCLUDED.created_at,
     modified_at = EXCLUDED.modified_at,
-    seen_at = now();
+    seen_at = now()
+WHERE %(fetched_at)s::timestamptz IS NULL OR m.seen_at <= %(fetched_at)s::timestamptz;
 
 -- name: mirror_prune
 -- After a full listing: contacts not seen since it began are gone from Brevo. Pushes made

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import time
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -13,10 +14,10 @@ import httpx
 import psycopg
 import pytest
 
-from brevo_sync.brevo import BrevoClient
+from brevo_sync.brevo import BrevoClient, Contact
 from brevo_sync.config import Settings
 from brevo_sync.db import Pool
-from brevo_sync.mirror import refresh_mirror
+from brevo_sync.mirror import refresh_mirror, upsert_contacts
 from brevo_sync.reconcile import SweepResult, run_sweep
 from brevo_sync.unsubscribes import reflect_unsubscribes
 from tests.conftest import TEST_LIST_ID
@@ -291,3 +292,24 @@ async def eventually(condition: Any, within: float = 10.0) -> None:
     while not condition():
         assert time.monotonic() < deadline, "the condition never came true"
         await asyncio.sleep(0.02)
+
+
+async def test_a_page_listed_before_a_push_does_not_undo_it(pool: Any, database_url: str) -> None:
+    """A mirror page fetched before a push was recorded is older news than the push."""
+    fetched_at = datetime.now(UTC) - timedelta(seconds=5)
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("INSERT INTO brevo_sync.contacts (id, email, email_blacklisted, seen_at)"
+                     " VALUES (7, 'ada@example.com', false, now())")
+    stale = Contact(id=7, email="old@example.com", attributes={}, list_ids=[],
+                    email_blacklisted=True, sms_blacklisted=False,
+                    created_at=fetched_at, modified_at=fetched_at)
+    await upsert_contacts(pool, [stale], fetched_at=fetched_at)
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        row = conn.execute("SELECT email, email_blacklisted FROM brevo_sync.contacts"
+                           " WHERE id = 7").fetchone()
+    assert row == ("ada@example.com", False)
+    await upsert_contacts(pool, [stale], fetched_at=datetime.now(UTC) + timedelta(seconds=5))
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        row = conn.execute("SELECT email, email_blacklisted FROM brevo_sync.contacts"
+                           " WHERE id = 7").fetchone()
+    assert row == ("old@example.com", True)
