@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import io
 import json
 import resource
 import subprocess
@@ -31,7 +30,13 @@ from typing import Any
 import httpx
 import psycopg
 
-from bench.support import DEFAULT_ADMIN_URL, emulator_calls, emulator_process, scratch_database
+from bench.support import (
+    DEFAULT_ADMIN_URL,
+    copy_customers,
+    emulator_calls,
+    emulator_process,
+    scratch_database,
+)
 from brevo_sync.config import Settings
 from brevo_sync.logs import configure as configure_logs
 from brevo_sync.reconcile import run_sweep
@@ -42,19 +47,12 @@ NAIVE_CALLS_PER_SECOND = 10.0
 
 def load_customers(url: str, count: int) -> None:
     """COPY customers in, half of them with a (unique, valid) mobile number; no queue rows."""
-    buf = io.StringIO()
-    for i in range(count):
+    def line(i: int) -> str:
         phone = f"+336{i:08d}" if i % 2 == 0 else "\\N"
         welcome = "t" if i % 7 == 0 else "f"
-        buf.write(f"c{i}@example.com\tFirst{i}\tLast{i}\t{phone}\tt\t{welcome}\n")
-    with psycopg.connect(url, autocommit=True) as conn:
-        with conn.transaction():
-            conn.execute("SET LOCAL session_replication_role = replica")
-            with conn.cursor().copy(
-                "COPY customers (email, first_name, last_name, phone, marketing_opt_in,"
-                " used_welcome_offer) FROM STDIN") as copy:
-                copy.write(buf.getvalue())
-        conn.execute("ANALYZE customers")
+        return f"c{i}@example.com\tFirst{i}\tLast{i}\t{phone}\tt\t{welcome}\n"
+
+    copy_customers(url, (line(i) for i in range(count)), queue=False)
 
 
 def change_rows(url: str, share: float) -> int:

@@ -11,7 +11,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
@@ -86,10 +86,16 @@ def emulator_calls(base_v3: str) -> int:
 def load_customers(url: str, count: int, *, opted_in: bool = True, prefix: str = "c",
                    queue: bool = True) -> None:
     """COPY `count` customers in. With queue=False the trigger is bypassed (no pending rows)."""
+    flag = "t" if opted_in else "f"
+    copy_customers(url, (f"{prefix}{i}@example.com\tFirst{i}\tLast{i}\t\\N\t{flag}\tf\n"
+                         for i in range(count)), queue=queue)
+
+
+def copy_customers(url: str, lines: Iterable[str], *, queue: bool = True) -> None:
+    """COPY tab-separated (email, first_name, last_name, phone, marketing_opt_in,
+    used_welcome_offer) lines into customers; queue=False bypasses the trigger."""
     buf = io.StringIO()
-    for i in range(count):
-        buf.write(f"{prefix}{i}@example.com\tFirst{i}\tLast{i}\t\\N\t"
-                  f"{'t' if opted_in else 'f'}\tf\n")
+    buf.writelines(lines)
     with psycopg.connect(url, autocommit=True) as conn:
         with conn.transaction():
             if not queue:

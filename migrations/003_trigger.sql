@@ -1,4 +1,8 @@
 -- Queue every change to a synced column, and wake the listener only on the idle -> busy edge.
+-- The flag is cleared only when no other transaction holds it: waiting for it would make
+-- every customer write wait for the first writer's whole transaction (and could deadlock two
+-- application transactions). A transaction that skips it sends no NOTIFY: the one holding the
+-- flag sends it at commit, and the listener's one-second poll covers a rollback.
 CREATE FUNCTION brevo_sync.enqueue_customer() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
@@ -17,7 +21,8 @@ BEGIN
             SET version = q.version + 1, deleted = false,
                 queued_at = now(), next_attempt_at = now(), attempts = 0, last_error = NULL;
     END IF;
-    UPDATE brevo_sync.wakeup SET armed = false WHERE armed;
+    UPDATE brevo_sync.wakeup SET armed = false
+    WHERE id IN (SELECT id FROM brevo_sync.wakeup WHERE armed FOR UPDATE SKIP LOCKED);
     IF FOUND THEN
         PERFORM pg_notify('brevo_sync', '');
     END IF;
