@@ -28,6 +28,8 @@ from listener.metrics import ListenerMetrics
 POLL_SECONDS = 1.0
 # How often the LISTEN connection is proved alive with a SELECT 1, whatever the loop is doing.
 PING_SECONDS = 2.0
+# A connection that lived this long before it dropped resets the reconnect backoff.
+STEADY_SECONDS = 1.0
 
 log = structlog.get_logger("listener")
 
@@ -55,6 +57,7 @@ class Listener:
         self.clock = clock
         self.connects = 0
         self._lost_at: float | None = None
+        self._connected_at = 0.0
 
     async def run(self) -> None:
         """Serve until `stop` is set. Failures never end the loop: they are logged, then the
@@ -68,6 +71,10 @@ class Listener:
             # Database errors, timeouts, and bugs alike: one bad drain must not end the
             # service. Nothing of this worker is in flight once drain() has returned or raised.
             except Exception as exc:
+                if self.clock() - self._connected_at >= STEADY_SECONDS:
+                    # A connection that served a while and then dropped (a restart, a cut) is
+                    # no sign of a database refusing work: reconnect promptly.
+                    self.backoff.succeeded()
                 self._lost(exc)
                 await self._pause()
             finally:
@@ -151,6 +158,7 @@ class Listener:
         return report
 
     def _connected(self, released: int) -> None:
+        self._connected_at = self.clock()
         self._set_connected(True)
         self.health.tick()
         fields: dict[str, object] = {"worker": self.engine.worker}

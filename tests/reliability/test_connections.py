@@ -17,6 +17,7 @@ from tests.reliability.workload import Workload, assert_brevo_matches, wait_unti
 CHANGES = 900
 CHANGES_PER_SECOND = 90
 RECONNECT_WITHIN = 5.0
+MIN_CUTS = 3
 
 Db = psycopg.Connection[dict[str, Any]]
 
@@ -73,12 +74,16 @@ def test_connections_terminated_every_few_seconds(
     workload = Workload("cut", spare_in_flight=True)
     try:
         workload.run(db, CHANGES, per_second=CHANGES_PER_SECOND)
+        # On a loaded machine the workload may end before enough cuts: keep cutting a while.
+        deadline = time.monotonic() + 30
+        while len(reconnects) < MIN_CUTS and thread.is_alive() and time.monotonic() < deadline:
+            time.sleep(0.1)
     finally:
         writing.clear()
         thread.join(30)
 
     wait_until_drained(db, timeout=60)
-    assert len(reconnects) >= 3, f"only {len(reconnects)} cuts"
+    assert len(reconnects) >= MIN_CUTS, f"only {len(reconnects)} cuts"
     assert max(reconnects) <= RECONNECT_WITHIN, f"reconnect times: {reconnects}"
     assert listener.proc.poll() is None, "the listener died"
     assert len(listener.events("listener_reconnected")) >= len(reconnects)

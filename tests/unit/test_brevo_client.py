@@ -540,6 +540,7 @@ async def test_import_contacts_starts_a_process(connect: Callable[..., BrevoClie
         "updateExistingContacts": True,
         "emailBlacklist": False,
         "disableNotification": True,
+        "emptyContactsAttributes": False,
     }
 
 
