@@ -123,6 +123,7 @@ async def sweep_lock(dsn: str) -> AsyncIterator[bool]:
     # Not in autocommit: the first statement opens the transaction that holds the lock.
     conn = await connect(dsn, "brevo-sync-sweep-lock", autocommit=False)
     try:
+        await conn.execute(q("sweep_lock_session"))
         row = await (await conn.execute(q("sweep_try_lock"), {"key": SWEEP_LOCK_KEY})).fetchone()
         yield bool(row and row["locked"])
     finally:

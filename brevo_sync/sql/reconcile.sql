@@ -162,6 +162,12 @@ INSERT INTO brevo_sync.history
 SELECT id, email, 'unsubscribe', 'ok', contact_id, %(message)s, %(source)s, %(run_id)s
 FROM changed;
 
+-- name: sweep_lock_session
+-- The lock's transaction idles for the whole sweep: a server-wide idle-in-transaction
+-- timeout would end it, and the lock with it, silently. LOCAL: through a pooler, the
+-- setting must not outlive this transaction on a shared server connection.
+SET LOCAL idle_in_transaction_session_timeout = 0;
+
 -- name: sweep_try_lock
 -- Held until the sweep's transaction ends, which also works through a transaction pooler.
 SELECT pg_try_advisory_xact_lock(%(key)s) AS locked;
