@@ -40,6 +40,7 @@ class Outcome:
     mirror: MirrorRow | None = None
     forget_contact: int | None = None
     retry_delay: float = 0.0
+    sms_withheld: bool = False        # pushed without SMS: Brevo holds it on another contact
     ms: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -109,6 +110,8 @@ async def _save_state(conn: AsyncConnection[Any], outcomes: Sequence[Outcome]) -
         "fingerprints": [o.customer.fingerprint if o.customer and o.status == "error" else None
                          for o in outcomes],
         "removed": [o.removed_by_sync for o in outcomes],
+        "sms_withheld": [o.customer.fingerprint if o.customer and o.sms_withheld else None
+                         for o in outcomes],
     })
 
 

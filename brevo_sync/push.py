@@ -90,7 +90,7 @@ async def _create(client: BrevoClient, item: QueueItem, customer: Customer | Non
     contact_id, attributes, note = await _without_sms_on_conflict(action.attributes, send)
     mirror = MirrorRow(contact_id, action.email, attributes, action.list_ids, False)
     return Outcome(item, customer, action.name, "ok", contact_id=contact_id, message=note,
-                   mirror=mirror)
+                   mirror=mirror, sms_withheld=note is not None)
 
 
 async def _update(client: BrevoClient, item: QueueItem, customer: Customer | None,
@@ -120,7 +120,8 @@ async def _update(client: BrevoClient, item: QueueItem, customer: Customer | Non
     blacklisted = bool(known and known.email_blacklisted and not action.unblock)
     mirror = MirrorRow(action.contact_id, action.email, held, lists, blacklisted)
     return Outcome(item, customer, action.name, "ok", contact_id=action.contact_id,
-                   message=note or action.note, mirror=mirror)
+                   message=note or action.note, mirror=mirror,
+                   sms_withheld=note is not None)
 
 
 async def _without_sms_on_conflict(

@@ -46,15 +46,16 @@ WHERE id = %(customer_id)s AND brevo_contact_id IS DISTINCT FROM %(contact_id)s;
 -- name: save_state
 INSERT INTO brevo_sync.sync_state AS s
     (customer_id, email, brevo_contact_id, status, last_synced_at, last_attempt_at,
-     last_error, last_error_code, error_fingerprint, removed_by_sync, attempts)
+     last_error, last_error_code, error_fingerprint, removed_by_sync, attempts,
+     sms_withheld_fingerprint)
 SELECT t.customer_id, t.email, t.contact_id, t.status,
        CASE WHEN t.status IN ('synced', 'removed') THEN now() END, now(),
-       t.error, t.error_code, t.fingerprint, t.removed_by_sync, 1
+       t.error, t.error_code, t.fingerprint, t.removed_by_sync, 1, t.sms_withheld
 FROM unnest(%(customer_ids)s::uuid[], %(emails)s::text[], %(contact_ids)s::bigint[],
             %(statuses)s::text[], %(errors)s::text[], %(error_codes)s::text[],
-            %(fingerprints)s::text[], %(removed)s::text[])
+            %(fingerprints)s::text[], %(removed)s::text[], %(sms_withheld)s::text[])
      AS t(customer_id, email, contact_id, status, error, error_code, fingerprint,
-          removed_by_sync)
+          removed_by_sync, sms_withheld)
 ORDER BY t.customer_id
 ON CONFLICT (customer_id) DO UPDATE SET
     email = coalesce(EXCLUDED.email, s.email),
@@ -67,7 +68,10 @@ ON CONFLICT (customer_id) DO UPDATE SET
     error_fingerprint = EXCLUDED.error_fingerprint,
     removed_by_sync = CASE WHEN EXCLUDED.status IN ('synced', 'removed')
                            THEN EXCLUDED.removed_by_sync ELSE s.removed_by_sync END,
-    attempts = CASE WHEN EXCLUDED.status = 'error' THEN s.attempts + 1 ELSE 0 END;
+    attempts = CASE WHEN EXCLUDED.status = 'error' THEN s.attempts + 1 ELSE 0 END,
+    sms_withheld_fingerprint = CASE WHEN EXCLUDED.status = 'synced'
+                                    THEN EXCLUDED.sms_withheld_fingerprint
+                                    ELSE s.sms_withheld_fingerprint END;
 
 -- name: add_history
 INSERT INTO brevo_sync.history

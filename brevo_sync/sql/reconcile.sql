@@ -24,7 +24,11 @@ people AS (
                 THEN s.error_fingerprint IS NOT DISTINCT FROM brevo_sync.fingerprint(
                          c.email, c.first_name, c.last_name, c.phone, c.marketing_opt_in,
                          c.used_welcome_offer)
-                ELSE false END AS stuck
+                ELSE false END AS stuck,
+           s.sms_withheld_fingerprint IS NOT NULL
+             AND s.sms_withheld_fingerprint = brevo_sync.fingerprint(
+                     c.email, c.first_name, c.last_name, c.phone, c.marketing_opt_in,
+                     c.used_welcome_offer) AS sms_withheld
     FROM public.customers c
     LEFT JOIN brevo_sync.sync_state s ON s.customer_id = c.id
 ),
@@ -44,7 +48,9 @@ opted_in_drift AS (
                  OR coalesce((o.m).first_name, '') <> o.first_name
                  OR coalesce((o.m).last_name, '') <> o.last_name
                  OR (o.m).used_welcome_offer IS DISTINCT FROM o.used_welcome_offer
-                 OR NOT CASE
+                 -- A phone Brevo refused as another contact's is not drift until the row
+                 -- changes.
+                 OR NOT o.sms_withheld AND NOT CASE
                      WHEN o.phone IS NULL THEN (o.m).sms IS NULL
                      WHEN (o.m).sms IS NULL THEN false
                      -- Brevo keeps SMS as digits; a national number ("06 12…") matches the

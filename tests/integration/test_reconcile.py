@@ -122,6 +122,24 @@ async def test_a_national_phone_number_is_not_drift(
     assert result.counts["drift_found"] == 0
 
 
+async def test_a_phone_brevo_refused_as_another_contacts_is_not_retried_every_sweep(
+        db: psycopg.Connection[Any], pool: Pool, brevo: BrevoClient, settings: Settings,
+        store: Any) -> None:
+    """Pushed without its SMS (another contact holds the number), a customer is not drift
+    again until the row changes."""
+    first, second = await synced(settings, pool, brevo, db, 2, phone="+33612345678")
+    held = [c for c in (first, second) if "SMS" in brevo_contact(store, db, c).attributes]
+    assert len(held) == 1
+    result = await sweep(settings, pool, brevo)
+    assert result.counts["drift_found"] == 0
+    [withheld] = {first, second} - set(held)
+    db.execute("UPDATE customers SET phone = '+33698765432' WHERE id = %s", (withheld,))
+    missed(db)
+    result = await sweep(settings, pool, brevo)
+    assert result.counts["drift"]["attributes"] == 1
+    assert brevo_contact(store, db, withheld).attributes["SMS"] == "33698765432"
+
+
 async def test_a_contact_taken_out_of_the_list_is_put_back(
         db: psycopg.Connection[Any], pool: Pool, brevo: BrevoClient, settings: Settings,
         store: Any) -> None:
