@@ -29,6 +29,7 @@ from bench.support import (
     load_customers,
     median,
     scratch_database,
+    stop_process,
 )
 
 ROWS = 10_000
@@ -90,8 +91,7 @@ def listener(url: str, base: str) -> Iterator[None]:
     try:
         yield
     finally:
-        proc.terminate()
-        proc.wait(30)
+        stop_process(proc)
 
 
 def main() -> None:

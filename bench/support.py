@@ -62,20 +62,36 @@ def emulator_process(*flags: str) -> Iterator[str]:
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                if httpx.get(base + "/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline or proc.poll() is not None:
-                raise RuntimeError("the emulator did not start")
-            time.sleep(0.05)
+        wait_until_healthy(base + "/healthz", proc, "the emulator", timeout=20)
         yield base + "/v3"
     finally:
+        stop_process(proc)
+
+
+def wait_until_healthy(url: str, proc: subprocess.Popen[bytes], what: str, *,
+                       timeout: float) -> None:
+    """Poll `url` until it answers 200; fail at once if the process exits meanwhile."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline or proc.poll() is not None:
+            raise RuntimeError(f"{what} did not become healthy")
+        time.sleep(0.05)
+
+
+def stop_process(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, then SIGKILL if it has not ended within 15 s."""
+    if proc.poll() is None:
         proc.terminate()
-        proc.wait(10)
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
 
 
 def emulator_calls(base_v3: str) -> int:
@@ -132,22 +148,9 @@ def listener_process(database_url: str, base_v3: str, *, env: dict[str, str] | N
         [sys.executable, "-m", "brevo_sync.cli", "listen", "--metrics-port", str(port)],
         env=environ, stdout=log, stderr=subprocess.STDOUT)
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline or proc.poll() is not None:
-                raise RuntimeError("the listener did not become healthy")
-            time.sleep(0.05)
+        wait_until_healthy(f"http://127.0.0.1:{port}/healthz", proc, "the listener",
+                           timeout=30)
         yield proc
     finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
+        stop_process(proc)
         log.close()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -60,15 +61,9 @@ def test_a_single_insert_reaches_brevo_within_a_second(
 
 
 @pytest.fixture
-def fast_settings(database_url: str) -> Settings:
-    return Settings.from_env({
-        "DATABASE_URL": database_url,
-        "BREVO_API_KEY": TEST_API_KEY,
-        "BREVO_BASE_URL": "http://brevo.test/v3",
-        "BREVO_LIST_ID": str(TEST_LIST_ID),
-        "BREVO_CONTACTS_PER_SECOND": "10000",
-        "BREVO_CONTACTS_PER_HOUR": "10000000",
-    })
+def fast_settings(settings: Settings) -> Settings:
+    return dataclasses.replace(settings, contacts_per_second=10_000,
+                               contacts_per_hour=10_000_000)
 
 
 @dataclass

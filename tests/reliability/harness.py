@@ -24,6 +24,7 @@ from typing import Any, TypeVar
 
 import httpx
 
+from bench.support import stop_process
 from tests.conftest import TEST_API_KEY, TEST_LIST_ID
 
 T = TypeVar("T")
@@ -94,7 +95,7 @@ class Emulator:
                     ).raise_for_status()
 
     def close(self) -> None:
-        _end(self.proc)
+        stop_process(self.proc)
 
 
 class Listener:
@@ -171,17 +172,7 @@ class Listener:
         self.proc.send_signal(signal.SIGTERM)
 
     def close(self) -> None:
-        _end(self.proc)
-
-
-def _end(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
+        stop_process(self.proc)
 
 
 @contextlib.contextmanager
