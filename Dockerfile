@@ -13,22 +13,22 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_ROOT_USER_ACTION=ignore
 RUN python3 -m venv /opt/venv
-WORKDIR /app
-# Dependencies first, in a layer of their own that a change of code does not invalidate.
-COPY pyproject.toml ./
-RUN python3 -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" \
-        >/tmp/requirements.txt \
-    && /opt/venv/bin/pip install -r /tmp/requirements.txt
+WORKDIR /src
+# Dependencies first, in a layer of their own that a change of code does not invalidate, at
+# the versions uv.lock pins (the lock Vercel's builder installs from), hashes checked.
+COPY pyproject.toml uv.lock ./
+RUN python3 -m venv /opt/uv && /opt/uv/bin/pip install -q uv \
+    && /opt/uv/bin/uv export --frozen --no-dev --no-emit-project -o /tmp/requirements.txt \
+    && /opt/venv/bin/pip install --require-hashes -r /tmp/requirements.txt
 COPY README.md ./
 COPY migrations/ migrations/
+COPY public/ public/
 COPY brevo_sync/ brevo_sync/
 COPY listener/ listener/
 COPY api/ api/
-# Editable, so the code stays in /app beside migrations/, where brevo_sync.migrate looks for
-# them (the package's parent folder). Compiled now: /app is read-only for the app's user.
-# pip and setuptools are build tools; the running image needs neither.
-RUN /opt/venv/bin/pip install --no-deps -e . \
-    && /opt/venv/bin/python -m compileall -q brevo_sync listener api \
+# A regular install: the migrations and static files ship inside the packages. pip and
+# setuptools are build tools; the running image needs neither.
+RUN /opt/venv/bin/pip install --no-deps . \
     && /opt/venv/bin/pip uninstall -q -y pip setuptools
 
 FROM ${BASE_IMAGE}
@@ -44,7 +44,6 @@ RUN if [ ! -s /etc/ssl/certs/ca-certificates.crt ]; then \
     && useradd --system --uid 10001 --gid app --home-dir /app --no-create-home \
         --shell /usr/sbin/nologin app
 COPY --from=build /opt/venv /opt/venv
-COPY --from=build /app /app
 WORKDIR /app
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \

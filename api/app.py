@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
 
 import httpx
 from starlette.applications import Starlette
@@ -25,11 +24,13 @@ from api.errors import EXCEPTION_HANDLERS
 from api.security import SecurityHeaders
 from api.totals import Totals
 from brevo_sync.config import Settings
+from brevo_sync.resources import public_dir
 from brevo_sync.service import client_from, pool_from
 
 POOL_NAME = "brevo-sync-api"
 POOL_SIZE = 6
-STATIC_DIR = Path(__file__).with_name("static")
+# What Vercel's CDN serves from public/static; elsewhere the app serves the same files.
+STATIC_DIR = str(public_dir() / "static")
 
 
 def create_app(

@@ -1,6 +1,6 @@
 """The admin pages: the Clients Manager (four views, actions) and the sync history.
 
-Rendered on the server with Jinja2 (autoescaped); api/static/admin.js adds the buttons.
+Rendered on the server with Jinja2 (autoescaped); public/static/admin.js adds the buttons.
 """
 
 from __future__ import annotations

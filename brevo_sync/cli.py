@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 from brevo_sync.config import ConfigError, Settings
 from brevo_sync.logs import configure
+from brevo_sync.migrate import MigrationError
 from brevo_sync.status import Status
 
 
@@ -21,6 +22,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"brevo-sync: configuration error: {exc}", file=sys.stderr)
         return 2
+    except MigrationError as exc:
+        print(f"brevo-sync: migrations: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
 
@@ -82,9 +86,10 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _migrate(args: argparse.Namespace) -> int:
-    from brevo_sync.migrate import migrate
+    from brevo_sync.migrate import migrate, migration_dsn
 
-    applied = migrate(Settings.from_env().require_database())
+    settings = Settings.from_env()
+    applied = migrate(migration_dsn(settings.database_url, settings.database_url_unpooled))
     print("applied: " + ", ".join(applied) if applied else "up to date")
     return 0
 

@@ -79,9 +79,13 @@ class Settings:
         return self.database_url_unpooled or self.database_url
 
     def require_database(self) -> str:
-        if not self.database_url:
-            raise ConfigError("DATABASE_URL is not set: point it at the Postgres database")
-        return self.database_url
+        """DATABASE_URL, else the direct URL: a process given only that one (the listener's
+        container) has all it needs."""
+        dsn = self.database_url or self.database_url_unpooled
+        if not dsn:
+            raise ConfigError("DATABASE_URL (or DATABASE_URL_UNPOOLED) is not set:"
+                              " point it at the Postgres database")
+        return dsn
 
     def require_brevo_key(self) -> Secret:
         if not self.brevo_api_key:

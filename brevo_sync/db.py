@@ -12,6 +12,8 @@ import psycopg
 from psycopg.rows import DictRow, dict_row
 from psycopg_pool import AsyncConnectionPool
 
+from brevo_sync.tls import ensure_ca_roots
+
 Conn: TypeAlias = psycopg.AsyncConnection[DictRow]
 Pool: TypeAlias = AsyncConnectionPool[Conn]
 
@@ -68,6 +70,7 @@ async def each_free_row(conn: Conn | psycopg.AsyncConnection[Any], name: str,
 
 
 def connect_kwargs(application_name: str) -> dict[str, Any]:
+    ensure_ca_roots()
     return {**KEEPALIVES, "application_name": application_name}
 
 

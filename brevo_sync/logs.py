@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import sys
 from collections.abc import MutableMapping
 from typing import Any
@@ -14,10 +15,32 @@ _SECRET_KEYS = frozenset({"api_key", "api-key", "authorization", "password", "cr
                           "brevo_api_key", "admin_password"})
 
 
+# An email address, also URL-encoded as in a request line: its local part is masked.
+_EMAIL = re.compile(
+    r"([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*(@|%40)([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)")
+# Libraries that log each request's URL at INFO, and Brevo's URLs can name a customer.
+_CHATTY_LIBRARIES = ("httpx", "httpcore")
+
+
+def mask_emails(text: str) -> str:
+    """`amelie.poulain@example.com` -> `a***@example.com`: a log line tells which domain, the
+    customer id tells who."""
+    return _EMAIL.sub(r"\1***\2\3", text)
+
+
+def _masked(value: Any) -> Any:
+    if isinstance(value, str):
+        return mask_emails(value)
+    if isinstance(value, dict):
+        return {key: _masked(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_masked(item) for item in value]
+    return value
+
+
 def _redact(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     for key in list(event):
-        if key.lower() in _SECRET_KEYS:
-            event[key] = "**********"
+        event[key] = "**********" if key.lower() in _SECRET_KEYS else _masked(event[key])
     return event
 
 
@@ -57,3 +80,5 @@ def _route_stdlib_logging(renderer: Any) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.WARNING)
+    for name in _CHATTY_LIBRARIES:
+        logging.getLogger(name).setLevel(logging.WARNING)

@@ -6,9 +6,3 @@ ALTER TABLE brevo_sync.sync_state
 
 COMMENT ON COLUMN brevo_sync.sync_state.pushed_email IS
     'The email the sync last sent (or was about to send) to Brevo for this customer';
-
--- A customer pushed without their phone, because Brevo holds that number on another contact:
--- the row's fingerprint then. The sweep does not count the missing SMS as drift until the
--- row changes, so the refused number is not sent again every hour.
-ALTER TABLE brevo_sync.sync_state
-    ADD COLUMN sms_withheld_fingerprint text;

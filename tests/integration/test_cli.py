@@ -77,3 +77,21 @@ def test_bad_settings_stop_at_start_naming_the_variable(env: dict[str, str],
 def test_listen_once_without_a_key_names_it(database_url: str) -> None:
     result = run("listen", "--once", env={"DATABASE_URL": database_url, "BREVO_API_KEY": ""})
     assert result.returncode == 2 and "BREVO_API_KEY" in result.stderr
+
+
+def test_migrate_with_only_the_direct_url(databases: Any) -> None:
+    name = databases.create_empty()
+    try:
+        env = {"DATABASE_URL": "", "DATABASE_URL_UNPOOLED": databases.server.url_for(name)}
+        result = run("migrate", env=env)
+        assert result.returncode == 0 and "001_customers.sql" in result.stdout, result.stderr
+    finally:
+        databases.drop(name)
+
+
+def test_migrate_refuses_a_pooler_naming_the_variable() -> None:
+    pooled = "postgresql://u:pw-secret@ep-x-pooler.eu-central-1.aws.neon.tech/db"
+    result = run("migrate", env={"DATABASE_URL": pooled, "DATABASE_URL_UNPOOLED": ""})
+    assert result.returncode == 2
+    assert "DATABASE_URL names a connection pooler" in result.stderr
+    assert "pw-secret" not in result.stdout + result.stderr

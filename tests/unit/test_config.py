@@ -56,6 +56,11 @@ def test_listener_prefers_the_unpooled_url() -> None:
     assert settings.listener_dsn == "postgresql://a@direct/db"
 
 
+def test_the_direct_url_alone_is_enough() -> None:
+    settings = Settings.from_env({"DATABASE_URL_UNPOOLED": "postgresql://a@direct/db"})
+    assert settings.require_database() == settings.listener_dsn == "postgresql://a@direct/db"
+
+
 def test_neon_pooler_hosts_are_recognised() -> None:
     assert looks_like_neon_pooler("postgresql://u@ep-cool-1-pooler.eu-central-1.aws.neon.tech/db")
     assert not looks_like_neon_pooler("postgresql://u@ep-cool-1.eu-central-1.aws.neon.tech/db")

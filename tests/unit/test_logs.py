@@ -1,0 +1,39 @@
+"""What reaches a log line: JSON, no customer's email in clear, no chatty library."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+import structlog
+
+from brevo_sync.logs import configure, mask_emails
+
+
+@pytest.mark.parametrize(("text", "masked"), [
+    ("amelie.poulain@example.fr", "a***@example.fr"),
+    ("GET /v3/contacts/dora%40example.hu HTTP/1.1", "GET /v3/contacts/d***%40example.hu HTTP/1.1"),
+    ("customer 42 has no email", "customer 42 has no email"),
+])
+def test_emails_are_masked(text: str, masked: str) -> None:
+    assert mask_emails(text) == masked
+
+
+def test_a_log_line_is_json_with_emails_masked(capsys: pytest.CaptureFixture[str]) -> None:
+    configure("INFO", json=True)
+    structlog.get_logger("t").warning("push failed", customer_id=7,
+                                      message="Contact zoe@example.com exists",
+                                      detail={"to": ["zoe@example.com"]})
+    logging.getLogger("psycopg.pool").warning("server at amy@example.org refused")
+    lines = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
+    assert "zoe@" not in json.dumps(lines) and "amy@" not in json.dumps(lines)
+    assert lines[0]["customer_id"] == 7 and lines[0]["message"] == "Contact z***@example.com exists"
+    assert lines[1]["event"] == "server at a***@example.org refused"
+
+
+def test_httpx_request_lines_are_not_logged(capsys: pytest.CaptureFixture[str]) -> None:
+    configure("DEBUG", json=True)
+    logging.getLogger("httpx").info("HTTP Request: GET https://api.brevo.com/v3/contacts/x")
+    assert capsys.readouterr().err == ""
+    assert logging.getLogger("httpcore").getEffectiveLevel() == logging.WARNING
