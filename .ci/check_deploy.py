@@ -184,7 +184,8 @@ def vercel_build(clone: Path, work: Path) -> Path:
     # What Vercel auto-detects for a repository with pyproject.toml.
     (clone / ".vercel" / "project.json").write_text(json.dumps(
         {"projectId": "prj_ci", "orgId": "team_ci", "settings": {"framework": "python"}}))
-    env = {"PATH": build_path(python312(), uv_binary(), work / "bin"), "HOME": str(work),
+    # The machine's environment (its registry settings and CA roots) with that PATH.
+    env = {**os.environ, "PATH": build_path(python312(), uv_binary(), work / "bin"),
            "VERCEL_TELEMETRY_DISABLED": "1", "NO_UPDATE_NOTIFIER": "1"}
     log = run(vercel_cli(), "build", "--yes", cwd=clone, env=env, quiet=True)
     print("\n".join(line for line in log.splitlines() if line.strip()
