@@ -118,8 +118,16 @@ class Check:
 
     @property
     def app_env(self) -> list[str]:
+        return self.env("DATABASE_URL")
+
+    @property
+    def listener_env(self) -> list[str]:
+        """As the README runs the listener and migrations: the direct URL only."""
+        return self.env("DATABASE_URL_UNPOOLED")
+
+    def env(self, database_variable: str) -> list[str]:
         dsn = f"postgresql://postgres:{DB_PASSWORD}@db:5432/brevo"
-        return ["-e", f"DATABASE_URL={dsn}", "-e", f"BREVO_API_KEY={API_KEY}",
+        return ["-e", f"{database_variable}={dsn}", "-e", f"BREVO_API_KEY={API_KEY}",
                 "-e", "BREVO_BASE_URL=http://brevo:8025/v3", "-e", f"BREVO_LIST_ID={LIST_ID}"]
 
     def all(self) -> None:
@@ -166,8 +174,8 @@ class Check:
         wait_for("emulator container answering", brevo_answers, 30)
 
     def migrate(self) -> None:
-        done = subprocess.run(["docker", "run", "--rm", "--network", self.network, *self.app_env,
-                               self.image, "brevo-sync", "migrate"],
+        done = subprocess.run(["docker", "run", "--rm", "--network", self.network,
+                               *self.listener_env, self.image, "brevo-sync", "migrate"],
                               capture_output=True, text=True, check=False)
         print(f"    {done.stdout.strip() or done.stderr.strip()}")
         if done.returncode != 0:
@@ -178,7 +186,9 @@ class Check:
             raise CheckFailed("brevo-sync migrate exited 0 but brevo_sync.queue is missing")
 
     def apps(self) -> None:
-        self.listener = self.start("listener", self.app_env, [])  # the image's default command
+        # The image's default command, as the README runs it.
+        self.listener = self.start("listener", ["--restart", "unless-stopped",
+                                                *self.listener_env], [])
         env = [*self.app_env, "-e", "ADMIN_PASSWORD=ci-" + secrets.token_hex(8),
                "-e", "CRON_SECRET=ci-" + secrets.token_hex(8)]
         self.api = self.start("api", [*env, "-p", "127.0.0.1::8000"],
@@ -224,6 +234,10 @@ class Check:
             return http_json(url)
 
         print(f"    GET {url} -> {json.dumps(wait_for('API /healthz', answers, 60))}")
+        # The same static files as Vercel's CDN serves from public/.
+        script = urllib.request.urlopen(url.replace("/healthz", "/static/admin.js"), timeout=5)
+        if script.status != 200 or not script.read():
+            raise CheckFailed("the image does not serve /static/admin.js")
         uid = docker("exec", api, "id", "-u")
         print(f"    process user id {uid}")
         if uid == "0":
