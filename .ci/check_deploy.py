@@ -14,7 +14,7 @@
 Needs: node and npm (Vercel's CLI comes from npm), Python 3.12 (Vercel's runtime; pyenv's is
 found), PostgreSQL at $CI_POSTGRES_URL (default the machine's, 127.0.0.1:5432).
 """
-# ruff: noqa: S603, S607
+# ruff: noqa: S310, S603, S607
 
 from __future__ import annotations
 

@@ -12,7 +12,7 @@ of IMAGE (`brevo-sync fake-brevo`), then IMAGE run twice:
 Everything it started is removed at the end, whatever happened; the logs of a failed
 container are printed.
 """
-# ruff: noqa: S104, S603, S607
+# ruff: noqa: S104, S310, S603, S607
 
 from __future__ import annotations
 
