@@ -1,9 +1,11 @@
-"""Numbered plain-SQL migrations, applied in order, each once, each in its own transaction.
+"""Numbered plain-SQL migrations, applied in order, each once, in one transaction.
 
-The files ship with every install (`brevo_sync.resources.migrations_dir`). An advisory lock
-serialises concurrent starters, so two processes booting together never race; a session lock
-needs a session of its own, hence the refusal of a transaction pooler's URL. Each applied file's
-checksum is kept: a file changed after it was applied is refused, never silently skipped.
+The files ship with every install (`brevo_sync.resources.migrations_dir`). A transaction-level
+advisory lock serialises concurrent starters, so two processes booting together never race,
+and a transaction pooler cannot strand it on a server connection as it would a session lock.
+Migrations still want the direct URL (Neon's `-pooler` host is refused): DDL through a pooler
+is one more hop that can drop mid-way. Each applied file's checksum is kept: a file changed
+after it was applied is refused, never silently skipped.
 """
 
 from __future__ import annotations
@@ -78,29 +80,27 @@ def migration_dsn(database_url: str | None, unpooled_url: str | None) -> str:
 
 
 def migrate(dsn: str, directory: Traversable | None = None) -> list[str]:
-    """Apply what is missing; returns the names applied (empty when up to date)."""
+    """Apply what is missing, all in one transaction; returns the names applied (empty when up
+    to date)."""
     migrations = load_migrations(directory)
     applied: list[str] = []
-    with psycopg.connect(dsn, autocommit=True, **connect_kwargs("brevo-sync-migrate")) as conn:
-        conn.execute(f"SET lock_timeout = '{LOCK_WAIT}'")
-        conn.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK_KEY,))
-        try:
-            conn.execute(f"SET lock_timeout = '{STATEMENT_LOCK_TIMEOUT}'")
-            done = _prepare(conn)
-            for migration in migrations:
-                if migration.version in done:
-                    _verify(conn, migration, done[migration.version])
-                    continue
-                with conn.transaction():
-                    conn.execute(migration.sql.encode())
-                    conn.execute(
-                        "INSERT INTO brevo_sync.schema_migrations (version, name, checksum)"
-                        " VALUES (%s, %s, %s)",
-                        (migration.version, migration.name, migration.checksum),
-                    )
-                applied.append(migration.name)
-        finally:
-            conn.execute("SELECT pg_advisory_unlock(%s)", (MIGRATION_LOCK_KEY,))
+    with psycopg.connect(dsn, **connect_kwargs("brevo-sync-migrate")) as conn, \
+            conn.transaction():
+        conn.execute(f"SET LOCAL lock_timeout = '{LOCK_WAIT}'")
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK_KEY,))
+        conn.execute(f"SET LOCAL lock_timeout = '{STATEMENT_LOCK_TIMEOUT}'")
+        done = _prepare(conn)
+        for migration in migrations:
+            if migration.version in done:
+                _verify(conn, migration, done[migration.version])
+                continue
+            conn.execute(migration.sql.encode())
+            conn.execute(
+                "INSERT INTO brevo_sync.schema_migrations (version, name, checksum)"
+                " VALUES (%s, %s, %s)",
+                (migration.version, migration.name, migration.checksum),
+            )
+            applied.append(migration.name)
     return applied
 
 
