@@ -83,6 +83,15 @@ def migrate(dsn: str, directory: Traversable | None = None) -> list[str]:
     """Apply what is missing, all in one transaction; returns the names applied (empty when up
     to date)."""
     migrations = load_migrations(directory)
+    try:
+        return _apply(dsn, migrations)
+    except psycopg.errors.RaiseException as exc:
+        # A migration's own refusal (the database is not fit for it): the message says why.
+        raise MigrationError(f"{exc.diag.message_primary}; {exc.diag.message_hint or ''}"
+                             .rstrip("; ")) from None
+
+
+def _apply(dsn: str, migrations: list[Migration]) -> list[str]:
     applied: list[str] = []
     with psycopg.connect(dsn, **connect_kwargs("brevo-sync-migrate")) as conn, \
             conn.transaction():

@@ -1,3 +1,17 @@
+-- The queue keys rows by the customer's uuid: an application table whose id is of another
+-- type would take these migrations and then fail every write. Refuse it, saying why.
+DO $$
+DECLARE id_type text;
+BEGIN
+    SELECT format_type(atttypid, atttypmod) INTO id_type FROM pg_attribute
+    WHERE attrelid = 'public.customers'::regclass AND attname = 'id' AND NOT attisdropped;
+    IF id_type IS DISTINCT FROM 'uuid' THEN
+        RAISE EXCEPTION 'customers.id is %, the sync needs a uuid primary key', coalesce(id_type, 'missing')
+            USING HINT = 'See the README: what an existing customers table must have.';
+    END IF;
+END
+$$;
+
 -- The trigger's function runs with its owner's rights (the role that migrates), so an
 -- application role with no right on schema brevo_sync can still write `customers`. The fixed
 -- search_path keeps a writer's own objects from standing in for the ones the function names.

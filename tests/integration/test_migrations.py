@@ -112,3 +112,12 @@ def test_an_application_role_with_rights_on_customers_only_can_write(database_ur
         finally:
             admin.execute(f"DROP OWNED BY {role}")
             admin.execute(f"DROP ROLE {role}")
+
+
+def test_a_customers_table_whose_id_is_not_a_uuid_is_refused(empty_url: str) -> None:
+    with psycopg.connect(empty_url, autocommit=True) as conn:
+        conn.execute("CREATE TABLE customers (id bigint PRIMARY KEY, email text)")
+    with pytest.raises(MigrationError, match="customers.id is bigint"):
+        migrate(empty_url)
+    with psycopg.connect(empty_url) as conn:  # nothing of it stayed
+        assert conn.execute("SELECT to_regclass('brevo_sync.queue')").fetchone() == (None,)
