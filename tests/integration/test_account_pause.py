@@ -4,6 +4,7 @@ when Brevo answers again. Real Postgres, the emulator's switches."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import shutil
 from collections.abc import AsyncIterator
@@ -16,11 +17,12 @@ import pytest
 from starlette.applications import Starlette
 from structlog.testing import capture_logs
 
-from brevo_sync.brevo import BrevoAccountError
+from brevo_sync.brevo import BrevoAccountError, BrevoClient
 from brevo_sync.config import Settings
-from brevo_sync.db import connect
+from brevo_sync.db import Pool, connect
 from brevo_sync.engine import Engine
 from brevo_sync.migrate import MIGRATIONS_DIR, migrate
+from brevo_sync.pause import AccountPause
 from brevo_sync.status import read_status
 from tests.conftest import TEST_API_KEY
 from tests.factories import add_customer, add_customers, pending
@@ -33,14 +35,14 @@ Db = psycopg.Connection[dict[str, Any]]
 SECRET = "cron-secret-0123456789abcdef"
 CRON = {"authorization": f"Bearer {SECRET}"}
 
-REFUSALS = {
+REFUSALS: dict[str, tuple[dict[str, Any], int, str]] = {
     "revoked key": ({"revoked_keys": [TEST_API_KEY]}, 401, "Key not found"),
     "unauthorised IP": ({"authorized_ips": ["203.0.113.7"]}, 401, "unrecognised IP address"),
     "no credits": ({"account_refusal": "not_enough_credits"}, 402, "credits"),
     "permission denied": ({"account_refusal": "permission_denied"}, 403, "Permission"),
     "under validation": ({"account_refusal": "account_under_validation"}, 403, "validation"),
 }
-ACCEPTING = {"revoked_keys": [], "authorized_ips": None, "account_refusal": None}
+ACCEPTING: dict[str, Any] = {"revoked_keys": [], "authorized_ips": None, "account_refusal": None}
 
 
 def refuse(emulator_app: Any, switch: dict[str, Any]) -> None:
@@ -212,3 +214,44 @@ def test_rows_stranded_by_earlier_versions_are_queued_again(
             assert errors == [bad_phone]
     finally:
         databases.drop(name)
+
+
+# -- the probe ----------------------------------------------------------------------------
+
+
+async def test_the_pause_probes_until_answered_and_keeps_its_pace_until_a_push_works(
+        pool: Pool, emulator: Any, emulator_app: Any, db: Db) -> None:
+    """Refused probes are counted on the one record; a probe Brevo does not answer (5xx) is
+    no resumption; an answered one clears the record. The delays keep growing across pauses
+    until a push goes through, so a key that may read but not write cannot make it flap."""
+    brevo = BrevoClient(TEST_API_KEY, "http://brevo.test/v3", max_attempts=1,
+                        transport=httpx.ASGITransport(app=emulator))
+    delays: list[int] = []
+
+    def delay(failures: int) -> float:
+        delays.append(failures)
+        return 0.02
+
+    pause = AccountPause(pool, brevo, source="test", delay=delay)
+    refuse(emulator_app, {"account_refusal": "account_under_validation"})
+    with pytest.raises(BrevoAccountError) as first:
+        await brevo.list_contacts(limit=1)
+    stop = asyncio.Event()
+    async with brevo:
+        waiting = asyncio.create_task(pause.wait_out(first.value, stop))
+        while (pause_row(db) or {}).get("refusals", 0) < 4:
+            await asyncio.sleep(0.02)
+        assert pause.refusal is not None and pause.refusal.status == 403
+        refuse(emulator_app, {"account_refusal": None, "error_rate": 1.0})
+        seen = len(delays)
+        while len(delays) < seen + 3:
+            await asyncio.sleep(0.02)
+        assert not waiting.done() and pause_row(db) is not None
+        refuse(emulator_app, {"error_rate": 0.0})
+        assert await asyncio.wait_for(waiting, 5) is True
+    assert pause_row(db) is None and pause.refusal is None
+    assert delays == list(range(1, len(delays) + 1)) and pause.failures == len(delays)
+    pause.proved()
+    assert pause.failures == 0
+    stop.set()
+    assert await pause.wait_out(first.value, stop) is False
