@@ -214,3 +214,8 @@ async def test_brevo_refusing_the_key_is_a_503_pause_without_the_key(
                         " WHERE customer_id = %s", (cid,)).fetchone()
     assert queued == {"attempts": 0, "claimed_until": None}
     assert db.execute("SELECT count(*) AS n FROM brevo_sync.history").fetchone() == {"n": 0}
+    assert (await http.get("/readyz")).json()["status"] == "paused"
+    emulator.app.state.config.api_key = None  # the key works again: the next push ends it
+    again = await http.post(f"/api/admin/customers/{cid}/push")
+    assert again.status_code == 200 and again.json()["outcome"] == "ok"
+    assert (await http.get("/readyz")).json() == {"status": "ok"}
