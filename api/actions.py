@@ -12,6 +12,7 @@ from brevo_sync.config import Settings
 from brevo_sync.db import Pool
 from brevo_sync.mirror import refresh_mirror
 from brevo_sync.outcome import Outcome
+from brevo_sync.pause import note_accepted
 from brevo_sync.reconcile import SweepResult, run_sweep
 from brevo_sync.service import engine_from, prepare_brevo
 
@@ -33,9 +34,13 @@ class Actions:
                 self._prepared = True
 
     async def push(self, customer_id: UUID) -> Outcome | None:
+        """A refusal of the account raises BrevoAccountError (api/errors.py answers 503)."""
         await self.prepare()
         engine = engine_from(self.settings, self.pool, self.client, source="admin")
-        return await engine.push_customer(customer_id)
+        outcome = await engine.push_customer(customer_id)
+        if outcome is not None and outcome.result == "ok":
+            await note_accepted(self.pool, source="admin")  # Brevo took this key again
+        return outcome
 
     async def sync_all(self, budget: float | None) -> SweepResult:
         """The reconciliation sweep, as the cron runs it: it records its progress in
@@ -43,4 +48,6 @@ class Actions:
         return await run_sweep(self.settings, self.pool, self.client, source="admin", budget=budget)
 
     async def refresh_mirror(self, full: bool) -> dict[str, Any]:
-        return (await refresh_mirror(self.pool, self.client, full=full)).as_json()
+        refreshed = await refresh_mirror(self.pool, self.client, full=full)
+        await note_accepted(self.pool, source="admin")
+        return refreshed.as_json()

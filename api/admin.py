@@ -18,6 +18,7 @@ from api.totals import Totals
 from brevo_sync import audit
 from brevo_sync.config import Settings
 from brevo_sync.db import Conn, Pool
+from brevo_sync.pause import read_refusal
 from brevo_sync.views import (
     UnknownView,
     ViewError,
@@ -33,8 +34,9 @@ from brevo_sync.views import (
 
 MAX_BODY_BYTES = 16_384
 # A sweep already running, or one the removal guard stopped, is a conflict to show the admin;
-# one that failed midway (Brevo or the database gone) is a bad gateway.
-SWEEP_STATUS = {"running": 409, "refused": 409, "failed": 502}
+# one that failed midway (Brevo or the database gone) is a bad gateway; Brevo refusing the
+# account (pushing paused) is a 503.
+SWEEP_STATUS = {"running": 409, "refused": 409, "failed": 502, "paused": 503}
 POOL_WAIT_SECONDS = 5.0
 
 # --- plumbing ------------------------------------------------------------------------------
@@ -162,7 +164,9 @@ async def sync_all_status(request: Request) -> Response:
 async def sync_status(request: Request) -> dict[str, Any]:
     figures = await totals_of(request).figures()
     async with connection(request) as conn:
-        return {**figures, "running": await running_sweep(conn)}
+        refusal = await read_refusal(conn)
+        return {**figures, "running": await running_sweep(conn),
+                "paused": refusal.as_json() if refusal else None}
 
 
 async def sync_all_run(request: Request) -> Response:

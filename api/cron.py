@@ -9,7 +9,7 @@ Vercel Cron sends GET and follows no redirect, so the route answers GET on this 
 Answers: 200 with the sweep's result; 401 when not authorized; 409 when another sweep is
 running, and when the safeguard refused a mass removal (an alarm the cron log should show as
 a failed run); 502 when Brevo or the database failed mid-sweep; 503 when the sweep could
-not start.
+not start, or when Brevo refuses the account (a revoked key, no credits: pushing is paused).
 """
 
 from __future__ import annotations
@@ -28,7 +28,8 @@ log = structlog.get_logger("api.cron")
 
 CRON_PATH = "/api/cron/sync-brevo"
 _NO_STORE = {"cache-control": "no-store"}
-_STATUS = {"done": 200, "partial": 200, "running": 409, "refused": 409, "failed": 502}
+_STATUS = {"done": 200, "partial": 200, "running": 409, "refused": 409, "failed": 502,
+           "paused": 503}
 
 
 def cron_authorized(authorization: str | None, secret: Secret | None) -> bool:

@@ -14,7 +14,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ExceptionHandler
 
-from brevo_sync.brevo import BrevoError
+from brevo_sync.brevo import BrevoAccountError, BrevoError
+from brevo_sync.pause import note_refused
 
 log = structlog.get_logger("api")
 
@@ -70,6 +71,17 @@ async def _brevo_failed(request: Request, exc: Exception) -> Response:
     return error_response(502, f"Brevo: {exc}")
 
 
+async def _brevo_refused_account(request: Request, exc: Exception) -> Response:
+    """Brevo refuses the account, not the customer: the row stays pending, untouched; the
+    pause is recorded for the page's banner and /readyz."""
+    assert isinstance(exc, BrevoAccountError)  # noqa: S101 - registered for it only
+    await note_refused(request.app.state.pool, exc, source="admin")
+    return error_response(
+        503, f"Brevo refuses the account: {exc}. Pushing is paused; nothing was recorded"
+        " against the customer, who stays pending until Brevo answers again",
+        paused={"status": exc.status, "code": exc.code, "reason": str(exc)})
+
+
 async def _unexpected(request: Request, exc: Exception) -> Response:
     log.error("unhandled_error", path=request.url.path, error=repr(exc))
     return error_response(500, "internal error")
@@ -80,6 +92,7 @@ EXCEPTION_HANDLERS: dict[Any, ExceptionHandler] = {
     HTTPException: _http_error,
     PoolTimeout: _database_unavailable,
     psycopg.OperationalError: _database_unavailable,
+    BrevoAccountError: _brevo_refused_account,
     BrevoError: _brevo_failed,
     Exception: _unexpected,
 }

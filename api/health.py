@@ -10,6 +10,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from brevo_sync.db import Pool
+from brevo_sync.pause import read_refusal
 
 READY_TIMEOUT_SECONDS = 3.0
 
@@ -20,14 +21,18 @@ async def healthz(request: Request) -> Response:
 
 
 async def readyz(request: Request) -> Response:
-    """Ready: the database answers a query within a few seconds."""
+    """Ready: the database answers a query within a few seconds, and no pause is recorded
+    (Brevo refusing the account: 503 with Brevo's reason)."""
     pool: Pool = request.app.state.pool
     try:
         async with asyncio.timeout(READY_TIMEOUT_SECONDS):
             async with pool.connection(timeout=READY_TIMEOUT_SECONDS) as conn:
-                await conn.execute("SELECT 1")
+                refusal = await read_refusal(conn)
     except Exception as exc:  # any failure means "not ready"; the reason is the class name
         return JSONResponse({"status": "unavailable", "error": type(exc).__name__}, status_code=503)
+    if refusal is not None:
+        return JSONResponse({"status": "paused", "error": refusal.message,
+                             "paused": refusal.as_json()}, status_code=503)
     return JSONResponse({"status": "ok"})
 
 

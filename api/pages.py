@@ -19,6 +19,7 @@ from starlette.templating import Jinja2Templates
 from api.admin import connection, read_page, sync_status, totals_of
 from api.errors import ApiError
 from brevo_sync import audit
+from brevo_sync.pause import Refusal, read_refusal
 from brevo_sync.views import SORTS, VIEWS, UnknownView, ViewError, ViewQuery, parse_view_query
 
 templates = Jinja2Templates(
@@ -78,6 +79,7 @@ async def clients_page(request: Request) -> Response:
         "sorts": SORTS[query.view],
         "link": _linker(query),
         "notice": _notice(request),
+        "paused": await _paused(request),
         "active": "clients",
     }
     return templates.TemplateResponse(request, "clients.html", context, status_code=status)
@@ -105,6 +107,7 @@ async def history_page(request: Request) -> Response:
         "actions": audit.ACTIONS,
         "history_link": _history_linker(filters),
         "notice": _notice(request),
+        "paused": await _paused(request),
         "active": "history",
     }
     return templates.TemplateResponse(request, "history.html", context, status_code=status)
@@ -134,6 +137,11 @@ def _history_linker(filters: dict[str, str]) -> Any:
 def _notice(request: Request) -> str | None:
     notice: str | None = getattr(request.app.state, "notice", None)
     return notice
+
+
+async def _paused(request: Request) -> Refusal | None:
+    async with connection(request) as conn:
+        return await read_refusal(conn)
 
 
 async def home(request: Request) -> Response:

@@ -104,11 +104,20 @@ def _listen(args: argparse.Namespace) -> int:
 
 
 async def _drain_once(settings: Settings) -> int:
+    from brevo_sync.brevo import BrevoAccountError
+    from brevo_sync.pause import note_accepted, note_refused
     from brevo_sync.service import client_from, engine_from, pool_from, prepare_brevo
 
     async with pool_from(settings, "brevo-sync-drain") as pool, client_from(settings) as client:
-        await prepare_brevo(client)
-        report = await engine_from(settings, pool, client, source="cli").drain()
+        try:
+            await prepare_brevo(client)
+            report = await engine_from(settings, pool, client, source="cli").drain()
+        except BrevoAccountError as exc:
+            # The account's failure: every row stays pending, untouched, for the next run.
+            await note_refused(pool, exc, source="cli")
+            print(json.dumps({"paused": str(exc), "synced": 0, "failed": 0}))
+            return 1
+        await note_accepted(pool, source="cli")
     counts = dict(report.counts)
     print(json.dumps({"synced": report.synced, "failed": report.failed,
                       "retrying": counts.get("retry", 0), "bulk_imports": report.bulk_imports}))

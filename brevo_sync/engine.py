@@ -2,6 +2,10 @@
 
 claim rows (SKIP LOCKED, short leases) -> read the customers' current rows -> decide (pure)
 -> push (one call each, or a bulk import for a backlog) -> record, write back, release.
+
+When Brevo refuses the account itself (BrevoAccountError: 401, 402, 403), nothing is recorded
+against the rows: every lease of the batch not yet recorded is given back as if never taken,
+and the error goes up to the caller, which pauses (see brevo_sync/pause.py).
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from uuid import UUID
 import structlog
 
 from brevo_sync.brevo import BrevoClient
-from brevo_sync.brevo.errors import BrevoError
+from brevo_sync.brevo.errors import BrevoAccountError, BrevoError
 from brevo_sync.db import Pool, each_free_row, q
 from brevo_sync.decide import Action, Create, Policy, Remove, Update, decide
 from brevo_sync.importer import ImportRow, push_import
@@ -156,6 +160,16 @@ class Engine:
 
     async def _process(self, items: list[QueueItem], report: DrainReport, *, bulk: bool,
                        deadline: float | None, stop: asyncio.Event | None) -> None:
+        try:
+            await self._process_batch(items, report, bulk=bulk, deadline=deadline, stop=stop)
+        except BrevoAccountError:
+            # Rows recorded before the refusal no longer carry this worker's lease; the rest
+            # go back untouched, their attempt not counted.
+            await self._release_unpushed([i.customer_id for i in items])
+            raise
+
+    async def _process_batch(self, items: list[QueueItem], report: DrainReport, *, bulk: bool,
+                             deadline: float | None, stop: asyncio.Event | None) -> None:
         prepared = await self._prepare(items)
         await self._note_intents(prepared)
         one_by_one = prepared
@@ -205,6 +219,8 @@ class Engine:
         try:
             outcomes, missing = await push_import(self.client, rows, self.policy.list_id or 0,
                                                   deadline=deadline)
+        except BrevoAccountError:
+            raise
         except BrevoError as exc:
             log.warning("brevo_import_failed", error=str(exc), rows=len(rows))
             outcomes = [Outcome(r.item, r.customer, r.action, "retry", message=str(exc),
@@ -220,15 +236,23 @@ class Engine:
 
     async def _push_each(self, prepared: list[Prepared], report: DrainReport,
                          deadline: float | None, stop: asyncio.Event | None) -> None:
+        refused: list[BrevoAccountError] = []
+
         async def one(p: Prepared) -> bool:
             async with self._slots:
-                if _should_stop(deadline, stop):
+                if refused or _should_stop(deadline, stop):
                     return False
-                outcome = await push(self.client, p.item, p.customer, p.action, p.known)
+                try:
+                    outcome = await push(self.client, p.item, p.customer, p.action, p.known)
+                except BrevoAccountError as exc:
+                    refused.append(exc)
+                    return False
                 await self._record([outcome], report)
                 return True
 
         done = await asyncio.gather(*(one(p) for p in prepared), return_exceptions=True)
+        if refused:
+            raise refused[0]
         crashed = [(p, r) for p, r in zip(prepared, done, strict=True)
                    if isinstance(r, BaseException)]
         for p, error in crashed:

@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 
 from brevo_sync.brevo import BrevoClient
 from brevo_sync.brevo.errors import (
+    BrevoAccountError,
     BrevoError,
     BrevoNotFoundError,
     BrevoPermanentError,
@@ -64,6 +65,8 @@ async def _attempt(client: BrevoClient, item: QueueItem, customer: Customer | No
         if isinstance(action, Update):
             return await _update(client, item, customer, action, known)
         return await _remove(client, item, customer, action, known)
+    except BrevoAccountError:
+        raise  # the account's failure, not this row's: the engine pauses
     except BrevoPermanentError as exc:
         return Outcome(item, customer, action.name, "error", message=exc.message,
                        error_code=exc.code or str(exc.status), status="error")

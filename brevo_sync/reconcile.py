@@ -24,7 +24,7 @@ import psycopg
 import structlog
 from psycopg.types.json import Jsonb
 
-from brevo_sync.brevo import BrevoClient, BrevoError
+from brevo_sync.brevo import BrevoAccountError, BrevoClient, BrevoError
 from brevo_sync.config import Settings
 from brevo_sync.db import Pool, connect, q
 from brevo_sync.drift import (
@@ -40,6 +40,7 @@ from brevo_sync.housekeeping import prune
 from brevo_sync.logs import configure as configure_logs
 from brevo_sync.mirror import refresh_mirror
 from brevo_sync.outcome import Outcome
+from brevo_sync.pause import note_accepted, note_refused
 from brevo_sync.service import client_from, engine_from, policy_from, pool_from, prepare_brevo
 from brevo_sync.unsubscribes import find_unsubscribes, reflect_unsubscribes
 
@@ -61,7 +62,7 @@ _prepared: weakref.WeakSet[BrevoClient] = weakref.WeakSet()
 
 @dataclass
 class SweepResult:
-    status: str                     # done | partial | refused | failed | running
+    status: str                     # done | partial | refused | failed | running | paused
     message: str
     run_id: int | None = None
     synced: int = 0
@@ -92,7 +93,7 @@ class SweepResult:
         }
         if self.refused is not None:
             body["refused"] = self.refused
-        if self.status in ("running", "failed"):
+        if self.status in ("running", "failed", "paused"):
             body["error"] = self.message
         return body
 
@@ -202,6 +203,12 @@ class _Sweep:
         ticker = asyncio.create_task(self._tick(), name="reconcile-progress")
         try:
             result = await self._steps()
+        except BrevoAccountError as exc:
+            # Not the rows' fault: they stay queued, untouched, for when Brevo answers again.
+            await note_refused(self.pool, exc, source=self.source)
+            result = self._ended("paused", f"Brevo refuses the account ({exc}); nothing was"
+                                 " pushed or recorded against customers, the next sweep"
+                                 " tries again")
         except BrevoError as exc:
             log.warning("reconcile_failed", run_id=self.run_id, error=str(exc))
             result = self._ended("failed", f"Brevo could not be reached or refused: {exc}")
@@ -219,6 +226,7 @@ class _Sweep:
         self._phase("mirror")
         mirror = await refresh_mirror(self.pool, self.client,
                                       on_page=lambda n: self._set(listed=n))
+        await note_accepted(self.pool, source=self.source)  # Brevo answered this key
         self.tally.set(mirror=mirror.as_json())
         self._phase("unsubscribes")
         found = await find_unsubscribes(self.pool)
@@ -380,7 +388,8 @@ EXIT_OK, EXIT_FAILED, EXIT_REFUSED, EXIT_RUNNING = 0, 1, 3, 4
 
 def exit_code(result: SweepResult) -> int:
     """0 when every push succeeded (a sweep cut by its budget included), 1 when rows or the
-    sweep failed, 3 when the safeguard refused, 4 when another sweep was running."""
+    sweep failed (Brevo refusing the account included), 3 when the safeguard refused, 4 when
+    another sweep was running."""
     if result.status == "refused":
         return EXIT_REFUSED
     if result.status == "running":

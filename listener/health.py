@@ -32,6 +32,7 @@ class Health:
     clock: Callable[[], float] = field(default=time.monotonic, repr=False)
     connected: bool = False
     last_tick: float | None = None
+    paused: str | None = None  # Brevo's reason while it refuses the account
 
     def tick(self) -> None:
         self.last_tick = self.clock()
@@ -45,20 +46,31 @@ class Health:
             "connected": self.connected,
             "last_tick_seconds_ago": None if age is None else round(age, 3),
         }
+        if self.paused is not None:
+            body["paused"] = self.paused
         return self.connected and fresh, body
+
+    def ready(self) -> tuple[bool, dict[str, object]]:
+        """(ready, details): healthy, and pushing (not paused by Brevo refusing the account).
+        A pause is not a liveness failure: restarting the process would not end it."""
+        healthy, body = self.check()
+        if healthy and self.paused is not None:
+            body = {**body, "status": "paused",
+                    "error": f"Brevo refuses the account: {self.paused}"}
+        return healthy and self.paused is None, body
 
 
 Response = tuple[int, str, bytes]
 
 
 def route(method: str, path: str, health: Health, metrics: ListenerMetrics) -> Response:
-    if path not in ("/healthz", "/metrics"):
-        return _json(404, {"error": f"no route {path}; try /healthz or /metrics"})
+    if path not in ("/healthz", "/readyz", "/metrics"):
+        return _json(404, {"error": f"no route {path}; try /healthz, /readyz or /metrics"})
     if method not in ("GET", "HEAD"):
         return _json(405, {"error": f"{method} is not allowed; use GET"})
     if path == "/metrics":
         return 200, CONTENT_TYPE, metrics.render()
-    healthy, body = health.check()
+    healthy, body = health.ready() if path == "/readyz" else health.check()
     return _json(200 if healthy else 503, body)
 
 
@@ -95,7 +107,7 @@ async def start_server(
             writer.close()
 
     server = await asyncio.start_server(handle, host, port)
-    log.info("listener_http", port=port, routes=["/healthz", "/metrics"])
+    log.info("listener_http", port=port, routes=["/healthz", "/readyz", "/metrics"])
     return server
 
 

@@ -6,6 +6,9 @@
 
 The queue is the truth and the notification only a hint: every wake-up, whether a NOTIFY or
 the poll timer, drains whatever is ready, so a lost notification costs at most POLL_SECONDS.
+
+A drain that Brevo refuses for the account (401/402/403) is not a lost connection: the loop
+pauses where it is, probing Brevo (brevo_sync/pause.py), and drains again once answered.
 """
 
 from __future__ import annotations
@@ -18,7 +21,9 @@ from collections.abc import Callable
 import psycopg
 import structlog
 
+from brevo_sync.brevo.errors import BrevoAccountError
 from brevo_sync.engine import DrainReport, Engine
+from brevo_sync.pause import AccountPause
 from listener.backoff import Backoff
 from listener.connection import ListenConnection
 from listener.health import Health
@@ -46,6 +51,7 @@ class Listener:
         poll_seconds: float = POLL_SECONDS,
         backoff: Backoff | None = None,
         clock: Callable[[], float] = time.monotonic,
+        pause: AccountPause | None = None,
     ) -> None:
         self.dsn = dsn
         self.engine = engine
@@ -55,6 +61,7 @@ class Listener:
         self.poll_seconds = poll_seconds
         self.backoff = backoff or Backoff()
         self.clock = clock
+        self.pause = pause
         self.connects = 0
         self._lost_at: float | None = None
         self._connected_at = 0.0
@@ -152,10 +159,22 @@ class Listener:
             await self._drain()
 
     async def _drain(self) -> DrainReport:
-        report = await self.engine.drain(stop=self.stop)
-        if report.counts:
-            log.debug("listener_drained", **dict(report.counts))
-        return report
+        while True:
+            try:
+                report = await self.engine.drain(stop=self.stop)
+            except BrevoAccountError as exc:
+                if self.pause is None:
+                    raise
+                self.health.tick()
+                if not await self.pause.wait_out(exc, self.stop):
+                    return DrainReport()
+                self.health.tick()
+                continue
+            if report.counts.get("ok") and self.pause is not None:
+                self.pause.proved()
+            if report.counts:
+                log.debug("listener_drained", **dict(report.counts))
+            return report
 
     def _connected(self, released: int) -> None:
         self._connected_at = self.clock()

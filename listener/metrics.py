@@ -14,7 +14,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from prometheus_client.core import CounterMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from brevo_sync.brevo import BrevoClient
+from brevo_sync.brevo import BrevoAccountError, BrevoClient
 from brevo_sync.brevo.limiter import GROUPS
 from brevo_sync.outcome import Outcome
 
@@ -105,6 +105,12 @@ class ListenerMetrics:
         self.connected = Gauge(
             "brevo_sync_listener_connected", "1 while the LISTEN connection is up", registry=r
         )
+        self.paused = Gauge(
+            "brevo_sync_brevo_account_paused",
+            "HTTP status (401, 402, 403) while Brevo refuses the account and pushing is"
+            " paused; 0 while pushing",
+            registry=r,
+        )
 
     def watch_client(self, client: BrevoClient) -> None:
         self.registry.register(ClientCollector(client))
@@ -116,6 +122,9 @@ class ListenerMetrics:
     def observe_outcome(self, outcome: Outcome) -> None:
         self.pushes.labels(outcome.action, outcome.result).inc()
         self.push_seconds.observe(outcome.ms / 1000)
+
+    def observe_pause(self, refusal: BrevoAccountError | None) -> None:
+        self.paused.set(0 if refusal is None else refusal.status)
 
     def observe_depth(self, row: Mapping[str, Any]) -> None:
         self.queue_pending.set(row["pending"] or 0)

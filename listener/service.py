@@ -9,16 +9,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+from collections.abc import Callable
 
 import httpx
 import psycopg
 import structlog
 
 from brevo_sync.brevo import BrevoClient
-from brevo_sync.brevo.errors import BrevoError, BrevoPermanentError
+from brevo_sync.brevo.errors import BrevoAccountError, BrevoError, BrevoPermanentError
 from brevo_sync.config import ConfigError, Settings
 from brevo_sync.db import Pool, connect, q
 from brevo_sync.outcome import Outcome
+from brevo_sync.pause import AccountPause, note_accepted, probe_delay
 from brevo_sync.service import engine_from, limiter_from, pool_from, prepare_brevo
 from listener.backoff import Backoff
 from listener.connection import (
@@ -70,6 +72,7 @@ async def serve(
     poll_seconds: float = POLL_SECONDS,
     metrics: ListenerMetrics | None = None,
     health: Health | None = None,
+    pause_delay: Callable[[int], float] = probe_delay,
 ) -> int:
     """The whole service in the running loop; returns the exit code once `stop` is set."""
     dsn = settings.listener_dsn or settings.require_database()
@@ -117,6 +120,7 @@ async def serve(
                 poll_seconds=poll_seconds,
                 metrics=metrics,
                 health=health,
+                pause_delay=pause_delay,
             )
     finally:
         if http is not None:
@@ -136,23 +140,34 @@ async def _serve(
     poll_seconds: float,
     metrics: ListenerMetrics,
     health: Health,
+    pause_delay: Callable[[int], float],
 ) -> int:
     def on_outcome(outcome: Outcome) -> None:
         metrics.observe_outcome(outcome)
         health.tick()
 
+    def on_pause(refusal: BrevoAccountError | None) -> None:
+        health.paused = None if refusal is None else str(refusal)
+        metrics.observe_pause(refusal)
+
     engine = engine_from(settings, pool, client, source="listener", on_outcome=on_outcome)
+    pause = AccountPause(pool, client, source="listener", on_change=on_pause,
+                         on_probe=health.tick, delay=pause_delay)
     listener = Listener(
-        dsn, engine, stop=stop, metrics=metrics, health=health, poll_seconds=poll_seconds
+        dsn, engine, stop=stop, metrics=metrics, health=health, poll_seconds=poll_seconds,
+        pause=pause,
     )
     exit_code = 0
 
     async def main() -> None:
         nonlocal exit_code
-        refused = await _prepare(client, stop)
+        refused = await _prepare(client, pause, stop)
         if refused is not None:
             exit_code = refused
             return
+        if not stop.is_set():
+            # This process's key works: a pause recorded earlier (by a revoked key) is over.
+            await note_accepted(pool, source="listener")
         await listener.run()
 
     sampler = asyncio.create_task(_sample_depth(pool, metrics, stop), name="listener-depth")
@@ -168,14 +183,18 @@ async def _serve(
     return exit_code
 
 
-async def _prepare(client: BrevoClient, stop: asyncio.Event) -> int | None:
-    """Create the sync's attributes in Brevo, retrying while Brevo is unreachable. None when
-    ready (or stopped meanwhile), 1 when Brevo refuses for good (a wrong key, say)."""
+async def _prepare(client: BrevoClient, pause: AccountPause, stop: asyncio.Event
+                   ) -> int | None:
+    """Create the sync's attributes in Brevo, retrying while Brevo is unreachable and pausing
+    while it refuses the account (a revoked key, an IP not authorised: fixed in Brevo, not
+    here). None when ready (or stopped meanwhile), 1 when Brevo refuses the request itself."""
     backoff = Backoff(*PREPARE_BACKOFF)
     while not stop.is_set():
         try:
             await prepare_brevo(client)
             return None
+        except BrevoAccountError as exc:
+            await pause.wait_out(exc, stop)
         except BrevoPermanentError as exc:
             log.error("listener_brevo_refused", error=str(exc), status=exc.status)
             return 1

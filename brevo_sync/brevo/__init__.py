@@ -3,6 +3,7 @@
 from brevo_sync.brevo.bulk import chunk_import_rows
 from brevo_sync.brevo.client import BrevoClient, ClientStats
 from brevo_sync.brevo.errors import (
+    BrevoAccountError,
     BrevoError,
     BrevoNotFoundError,
     BrevoPermanentError,
@@ -18,6 +19,7 @@ from brevo_sync.brevo.models import Contact, ImportProcess, ListResult
 from brevo_sync.brevo.payloads import normalize_email
 
 __all__ = [
+    "BrevoAccountError",
     "BrevoClient",
     "BrevoError",
     "BrevoNotFoundError",

@@ -5,7 +5,10 @@
     │   ├── BrevoRateLimitedError     429: wait ``reset_after`` s (x-sib-ratelimit-reset)
     │   └── BrevoProcessTimeoutError  an import was still running when the wait ran out
     └── BrevoPermanentError           any other 4xx: resending the same request cannot help
-        └── BrevoNotFoundError        404
+        ├── BrevoNotFoundError        404
+        └── BrevoAccountError         401, 402, 403: the account refuses every call (a revoked
+                                      key, an unauthorised IP, no credits, under validation),
+                                      not this row; callers pause instead of blaming the row
 
 Every message names Brevo's status, code and message and never the API key: the client
 translates httpx errors in one place (``client.py``) into these, with messages that omit headers.
@@ -24,6 +27,13 @@ _DUPLICATE_MESSAGE = re.compile(
 )
 _LIST_NOOP_PHRASES = ("already in list", "already removed from list")
 _ATTRIBUTE_EXISTS_PHRASE = "must be unique"
+# 401 unauthorized (a wrong, revoked or missing key; an IP outside "Authorized IPs"), 402 not
+# enough credits, 403 permission_denied / account_under_validation: all say the account (or
+# the key) cannot be used right now, whatever the request. The codes count under any 4xx too.
+ACCOUNT_STATUSES = frozenset({401, 402, 403})
+ACCOUNT_CODES = frozenset(
+    {"unauthorized", "not_enough_credits", "permission_denied", "account_under_validation"}
+)
 
 
 class BrevoError(Exception):
@@ -79,6 +89,18 @@ class BrevoNotFoundError(BrevoPermanentError):
     """The contact, list or process named in the path does not exist (404)."""
 
 
+class BrevoAccountError(BrevoPermanentError):
+    """Brevo refuses the account or the key, whatever was asked: no row is at fault.
+
+    Its message is Brevo's reason and never holds the key.
+    """
+
+
+def is_account_failure(status: int, code: str | None) -> bool:
+    """True when an error answer is about the account or the key, not about the request."""
+    return 400 <= status < 500 and (status in ACCOUNT_STATUSES or code in ACCOUNT_CODES)
+
+
 def classify_response(
     status: int, body: object, *, reset_after: float | None = None
 ) -> BrevoError | None:
@@ -94,6 +116,8 @@ def classify_response(
         return BrevoRateLimitedError(_describe(status, code, message), reset_after=reset_after)
     if status in (408, 425) or status >= 500:
         return BrevoTransientError(_describe(status, code, message), status=status)
+    if is_account_failure(status, code):
+        return BrevoAccountError(status, code, message, duplicates)
     if status == 404:
         return BrevoNotFoundError(status, code, message, duplicates)
     return BrevoPermanentError(status, code, message, duplicates)

@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 UnknownAttributes = Literal["ignore", "error"]
+# What a Brevo account that cannot be used right now answers to every call, after the key
+# check: (status, code, message). [I] the messages are ours; statuses and codes are Brevo's.
+ACCOUNT_REFUSALS: dict[str, tuple[int, str, str]] = {
+    "not_enough_credits": (402, "not_enough_credits", "You do not have enough credits"),
+    "permission_denied": (403, "permission_denied", "Permission denied for this API key"),
+    "account_under_validation": (
+        403, "account_under_validation", "Your account is under validation"),
+}
 
 
 @dataclass
@@ -14,6 +22,12 @@ class EmulatorConfig:
     """How the fake Brevo account behaves; read on every call, so edits apply at once."""
 
     api_key: str | None = None
+    # Keys revoked in Brevo's settings at run time: refused as unknown ("Key not found").
+    revoked_keys: list[str] = field(default_factory=list)
+    # "Authorized IPs": None is off; a list refuses every caller whose address is not in it.
+    authorized_ips: list[str] | None = None
+    # The account refuses every call: one of ACCOUNT_REFUSALS' names, or None.
+    account_refusal: str | None = None
     latency_ms: float = 0.0
     error_rate: float = 0.0
     timeout_rate: float = 0.0
@@ -81,11 +95,26 @@ def _checked_other(name: str, value: Any) -> Any:
         if value is not None and (not isinstance(value, str) or not value):
             raise ValueError("api_key must be a non-empty string or null")
         return value
+    if name in ("revoked_keys", "authorized_ips"):
+        return _string_list(name, value, nullable=name == "authorized_ips")
+    if name == "account_refusal":
+        if value is not None and value not in ACCOUNT_REFUSALS:
+            raise ValueError(f"account_refusal must be null or one of {sorted(ACCOUNT_REFUSALS)}")
+        return value
     if name == "seed":
         if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
             raise ValueError("seed must be an integer or null")
         return value
     raise ValueError(f"unknown setting {name!r}")
+
+
+def _string_list(name: str, value: Any, *, nullable: bool) -> list[str] | None:
+    if value is None and nullable:
+        return None
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        nothing = " or null" if nullable else ""
+        raise ValueError(f"{name} must be a list of non-empty strings{nothing}")
+    return list(value)
 
 
 def _number(name: str, value: Any) -> float:

@@ -17,7 +17,7 @@ from typing import Any
 from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from brevo_sync.emulator.config import EmulatorConfig
+from brevo_sync.emulator.config import ACCOUNT_REFUSALS, EmulatorConfig
 from brevo_sync.emulator.faults import FaultInjector, Quota, RateLimiter, limit_group
 from brevo_sync.emulator.store import ContactStore
 
@@ -85,9 +85,14 @@ class BrevoGateway:
     async def _guarded(self, scope: Scope, receive: Receive, send: Send, path: str) -> None:
         config = self._config()
         group = limit_group(path)
-        refusal = _auth_refusal(scope, config)
+        refusal = _auth_refusal(scope, config) or _ip_refusal(scope, config)
         if refusal is not None:
             await _json(send, 401, refusal, self._limiter.peek(group, config))
+            return
+        if config.account_refusal is not None:
+            status, code, message = ACCOUNT_REFUSALS[config.account_refusal]
+            await _json(send, status, {"code": code, "message": message},
+                        self._limiter.peek(group, config))
             return
         storm_left = self._faults.storm_seconds_left(config)
         if storm_left > 0:
@@ -126,9 +131,26 @@ def _auth_refusal(scope: Scope, config: EmulatorConfig) -> dict[str, str] | None
     keys = [value for name, value in scope["headers"] if name == b"api-key"]
     if not keys or not keys[0].strip():
         return {"message": "authentication not found in headers", "code": "unauthorized"}
-    if config.api_key is not None and keys[0].decode("latin-1") != config.api_key:
+    key = keys[0].decode("latin-1")
+    if (config.api_key is not None and key != config.api_key) or key in config.revoked_keys:
         return {"code": "unauthorized", "message": "Key not found"}
     return None
+
+
+def _ip_refusal(scope: Scope, config: EmulatorConfig) -> dict[str, str] | None:
+    """Brevo's answer to a valid key used from an address outside "Authorized IPs"."""
+    if config.authorized_ips is None:
+        return None
+    client = scope.get("client")
+    address = str(client[0]) if client else "unknown"
+    if address in config.authorized_ips:
+        return None
+    return {
+        "code": "unauthorized",
+        "message": f"We have detected you are using an unrecognised IP address {address}. If"
+        " you performed this action make sure to add the new IP address in this link:"
+        " https://app.brevo.com/security/authorised_ips",
+    }
 
 
 async def _too_many(send: Send, quota: Quota) -> None:

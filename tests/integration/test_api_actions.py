@@ -198,11 +198,24 @@ async def test_refresh_refuses_a_bad_body(http: httpx.AsyncClient, body: bytes) 
     assert response.status_code == 400 and response.json()["error"]
 
 
-async def test_brevo_refusing_the_key_is_a_502_without_the_key(
+async def test_brevo_refusing_the_key_is_a_503_pause_without_the_key(
     db: psycopg.Connection[Any], app: Starlette, http: httpx.AsyncClient, emulator: Any
 ) -> None:
+    """The account's failure, not the customer's: 503 with Brevo's reason, the customer left
+    pending with nothing recorded against them."""
     emulator.app.state.config.api_key = "another-key"
     cid = add_customer(db)
     response = await http.post(f"/api/admin/customers/{cid}/push")
-    assert response.status_code == 502 and response.json()["error"].startswith("Brevo")
+    assert response.status_code == 503 and response.json()["error"].startswith("Brevo")
+    assert "Key not found" in response.json()["error"]
+    assert response.json()["paused"]["status"] == 401
     assert app.state.brevo._api_key.reveal() not in response.text
+    queued = db.execute("SELECT attempts, claimed_until FROM brevo_sync.queue"
+                        " WHERE customer_id = %s", (cid,)).fetchone()
+    assert queued == {"attempts": 0, "claimed_until": None}
+    assert db.execute("SELECT count(*) AS n FROM brevo_sync.history").fetchone() == {"n": 0}
+    assert (await http.get("/readyz")).json()["status"] == "paused"
+    emulator.app.state.config.api_key = None  # the key works again: the next push ends it
+    again = await http.post(f"/api/admin/customers/{cid}/push")
+    assert again.status_code == 200 and again.json()["outcome"] == "ok"
+    assert (await http.get("/readyz")).json() == {"status": "ok"}

@@ -63,6 +63,28 @@ def test_listen_once_drains_and_status_counts(
     assert bad
 
 
+def test_listen_once_with_a_revoked_key_pauses_and_status_says_why(
+        db: psycopg.Connection[Any], database_url: str, fake_brevo: str) -> None:
+    add_customers(db, 3)
+    root = fake_brevo.removesuffix("/v3")
+    httpx.patch(root + "/_emulator/config", json={"revoked_keys": ["xkeysib-cli-test"]})
+    env = {"DATABASE_URL": database_url, "BREVO_API_KEY": "xkeysib-cli-test",
+           "BREVO_BASE_URL": fake_brevo, "BREVO_LIST_ID": "2"}
+    drained = run("listen", "--once", env=env)
+    assert drained.returncode == 1
+    assert "Key not found" in json.loads(drained.stdout.strip().splitlines()[-1])["paused"]
+    assert "xkeysib-cli-test" not in drained.stdout + drained.stderr
+    totals = json.loads(run("status", "--json", env=env).stdout)
+    assert totals["pending"] == 3 and totals["failed"] == 0
+    assert totals["paused"]["status"] == 401 and "Key not found" in totals["paused"]["reason"]
+    text = run("status", env=env).stdout
+    assert "PAUSED" in text and "Key not found" in text
+    httpx.patch(root + "/_emulator/config", json={"revoked_keys": []})
+    assert run("listen", "--once", env=env).returncode == 0
+    totals = json.loads(run("status", "--json", env=env).stdout)
+    assert totals["pending"] == 0 and totals["in_brevo"] == 3 and totals["paused"] is None
+
+
 @pytest.mark.parametrize(("env", "variable"), [
     ({"DATABASE_URL": ""}, "DATABASE_URL"),
     ({"DATABASE_URL": "mysql://nope"}, "DATABASE_URL"),

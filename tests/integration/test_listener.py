@@ -305,14 +305,52 @@ async def test_brevo_unreachable_at_start_is_retried_not_fatal(
 
 
 @pytest.mark.anyio
-async def test_a_refused_api_key_stops_the_listener_with_an_error(
-        fast_settings: Settings, emulator_app: Any, emulator: Any) -> None:
-    emulator_app.state.config.api_key = "xkeysib-the-right-one"
+async def test_a_refused_api_key_at_start_pauses_until_brevo_takes_it(
+        fast_settings: Settings, db: Db, emulator_app: Any, emulator: Any, store: Any) -> None:
+    """A key Brevo refuses at start is the account's problem, fixed in Brevo: the listener
+    stays up, paused and saying why, and pushes once the key is taken."""
+    emulator_app.state.config.revoked_keys = [TEST_API_KEY]
+    add_customer(db, email="waiting@example.com")
     with capture_logs() as logs:
-        async with running(fast_settings, asgi(emulator)) as service:
-            assert await asyncio.wait_for(service.task, 10) == 1
-    assert [e for e in logs if e["event"] == "listener_brevo_refused"]
+        async with running(fast_settings, asgi(emulator),
+                           pause_delay=lambda n: 0.1) as service:
+            await eventually("the pause", lambda: service.health.paused is not None)
+            assert not service.task.done()
+            assert "Key not found" in (service.health.paused or "")
+            emulator_app.state.config.revoked_keys = []
+            await eventually("the contact", in_brevo(store, "waiting@example.com"))
+            assert service.health.paused is None
+    refused = [e for e in logs if e["event"] == "brevo_account_refused"]
+    assert len(refused) == 1 and refused[0]["log_level"] == "error"
     assert TEST_API_KEY not in json.dumps(logs, default=str)
+
+
+@pytest.mark.anyio
+async def test_a_key_revoked_while_running_pauses_and_blames_no_customer(
+        fast_settings: Settings, db: Db, emulator_app: Any, emulator: Any, store: Any) -> None:
+    """Revoked mid-run: changes wait in the queue, untouched; the pause shows in health and
+    metrics and in the database, once; the key enabled again, everything goes through."""
+    async with running(fast_settings, asgi(emulator), pause_delay=lambda n: 0.2) as service:
+        await eventually("the listener to connect", lambda: service.health.connected)
+        emulator_app.state.config.revoked_keys = [TEST_API_KEY]
+        add_customers(db, 12)
+        await eventually("the pause", lambda: service.sample(
+            "brevo_sync_brevo_account_paused") == 401)
+        assert "Key not found" in (service.health.paused or "")
+        await eventually("a few probes", lambda: db.execute(
+            "SELECT refusals >= 3 AS probed FROM brevo_sync.account_pause").fetchone())
+        assert pending(db) == 12
+        untouched = db.execute(
+            "SELECT (SELECT count(*) FROM brevo_sync.history) AS history,"
+            " (SELECT count(*) FROM brevo_sync.sync_state WHERE status = 'error') AS errors,"
+            " (SELECT max(attempts) FROM brevo_sync.queue) AS attempts").fetchone()
+        assert untouched == {"history": 0, "errors": 0, "attempts": 0}
+        emulator_app.state.config.revoked_keys = []
+        await eventually("the backlog", lambda: pending(db) == 0)
+        assert service.sample("brevo_sync_brevo_account_paused") == 0
+        assert service.health.paused is None
+    assert len(store.contacts()) == 12
+    assert db.execute("SELECT count(*) AS n FROM brevo_sync.account_pause").fetchone() == {"n": 0}
 
 
 @pytest.mark.anyio

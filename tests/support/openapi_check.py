@@ -13,8 +13,9 @@ Brevo's definition is not perfect; these deviations are tolerated, and only thes
    remove) present, each item typed and 1..150 items.
 2. `postContactInfo.contacts.success|failure` are a `oneOf` of an email array and an id array;
    an empty array matches both. Read as `anyOf`.
-3. 401, 405, 406 and 429 apply to every operation (the definition's introduction lists them)
-   but are declared on few. When an operation does not declare one, its body is checked against
+3. 401, 402, 403, 405, 406 and 429 apply to every operation (the definition's introduction
+   lists them; 402 and 403 are the account's refusals, §14.3) but are declared on few. When
+   an operation does not declare one, its body is checked against
    `components.schemas.errorModel` instead, so an undeclared status is no excuse for a bad body.
 4. 502/503/504 are gateway answers (Cloudflare/envoy, or the emulator's injected faults), not
    Brevo's; they are not checked.
@@ -47,7 +48,7 @@ from werkzeug.datastructures import Headers, ImmutableMultiDict
 SPEC_PATH = Path(__file__).resolve().parents[1] / "openapi" / "brevo-contacts-v3.yaml"
 # The definition's only server is https://api.brevo.com/v3; requests are matched against it.
 BREVO_HOST = "https://api.brevo.com"
-GLOBAL_ERROR_STATUSES = {401, 405, 406, 429}
+GLOBAL_ERROR_STATUSES = {401, 402, 403, 405, 406, 429}
 GATEWAY_STATUSES = {502, 503, 504}
 MEMBERSHIP_PATHS = (
     "/contacts/lists/{listId}/contacts/add",

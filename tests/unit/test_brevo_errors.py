@@ -5,12 +5,14 @@ from __future__ import annotations
 import pytest
 
 from brevo_sync.brevo.errors import (
+    BrevoAccountError,
     BrevoError,
     BrevoNotFoundError,
     BrevoPermanentError,
     BrevoRateLimitedError,
     BrevoTransientError,
     classify_response,
+    is_account_failure,
     is_attribute_exists,
     is_duplicate_email,
     is_duplicate_sms,
@@ -37,9 +39,9 @@ def test_success_statuses_are_not_errors(status: int) -> None:
             {"code": "invalid_parameter", "message": "Invalid phone number"},
             BrevoPermanentError,
         ),
-        (401, {"code": "unauthorized", "message": "Key not found"}, BrevoPermanentError),
-        (402, {"code": "not_enough_credits", "message": "x"}, BrevoPermanentError),
-        (403, {"code": "permission_denied", "message": "x"}, BrevoPermanentError),
+        (401, {"code": "unauthorized", "message": "Key not found"}, BrevoAccountError),
+        (402, {"code": "not_enough_credits", "message": "x"}, BrevoAccountError),
+        (403, {"code": "permission_denied", "message": "x"}, BrevoAccountError),
         (
             404,
             {"code": "document_not_found", "message": "Contact does not exist"},
@@ -187,3 +189,57 @@ def test_attribute_exists() -> None:
     )
     assert err is not None
     assert is_attribute_exists(err)
+
+
+IP_REFUSED = {
+    "code": "unauthorized",
+    "message": "We have detected you are using an unrecognised IP address 203.0.113.9. If you"
+    " performed this action make sure to add the new IP address in this link:"
+    " https://app.brevo.com/security/authorised_ips",
+}
+
+
+@pytest.mark.parametrize(
+    ("status", "body"),
+    [
+        (401, {"code": "unauthorized", "message": "Key not found"}),
+        (401, {"message": "Key not found"}),
+        (401, {"message": "authentication not found in headers", "code": "unauthorized"}),
+        (401, IP_REFUSED),
+        (401, "<html>Unauthorized</html>"),
+        (402, {"code": "not_enough_credits", "message": "Not enough credits"}),
+        (403, {"code": "permission_denied", "message": "Permission denied"}),
+        (403, {"code": "account_under_validation", "message": "Account under validation"}),
+        (400, {"code": "account_under_validation", "message": "Account under validation"}),
+        (400, {"code": "not_enough_credits", "message": "Not enough credits"}),
+    ],
+)
+def test_account_refusals_are_account_errors_not_row_errors(status: int, body: object) -> None:
+    """A revoked key, an unauthorised IP, no credits, an account under validation: the
+    account's failure, kept with Brevo's status and message."""
+    err = classify_response(status, body)
+    assert isinstance(err, BrevoAccountError)
+    assert err.status == status
+    assert isinstance(err, BrevoPermanentError)  # never retried by the client
+
+
+@pytest.mark.parametrize(
+    ("status", "body"),
+    [
+        (400, {"code": "invalid_parameter", "message": "Invalid phone number"}),
+        (400, SMS_DUPLICATE),
+        (404, {"code": "document_not_found", "message": "Contact does not exist"}),
+        (425, {"code": "account_in_process", "message": "Too Early"}),
+        (429, {"code": "unauthorized", "message": "Too Many Requests"}),
+        (500, {"code": "unauthorized", "message": "oops"}),
+    ],
+)
+def test_row_and_transient_errors_are_not_account_errors(status: int, body: object) -> None:
+    assert not isinstance(classify_response(status, body), BrevoAccountError)
+
+
+def test_is_account_failure_reads_status_and_code() -> None:
+    assert is_account_failure(401, None) and is_account_failure(403, "anything")
+    assert is_account_failure(400, "permission_denied")
+    assert not is_account_failure(400, "invalid_parameter")
+    assert not is_account_failure(503, "unauthorized")

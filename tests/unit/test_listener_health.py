@@ -8,6 +8,7 @@ import json
 import pytest
 from structlog.testing import capture_logs
 
+from brevo_sync.brevo.errors import BrevoAccountError, classify_response
 from listener.connection import warn_if_pooled
 from listener.health import STALE_SECONDS, Health, route, start_server
 from listener.metrics import ListenerMetrics
@@ -81,3 +82,25 @@ def test_a_pooled_neon_host_is_warned_about() -> None:
         assert not warn_if_pooled("postgresql://u:pw@ep-cool-1.eu.aws.neon.tech/db")
     assert [e["event"] for e in logs] == ["listener_pooled_dsn"]
     assert "pw" not in json.dumps(logs)
+
+
+def test_a_pause_is_alive_but_not_ready_and_shows_in_metrics() -> None:
+    """Brevo refusing the account: /healthz stays 200 (a restart would not help), /readyz is
+    503 with Brevo's reason, and the gauge holds the refusal's status until it ends."""
+    health, metrics = Health(connected=True), ListenerMetrics()
+    health.tick()
+    assert route("GET", "/readyz", health, metrics)[0] == 200
+    refusal = classify_response(401, {"code": "unauthorized", "message": "Key not found"})
+    assert isinstance(refusal, BrevoAccountError)
+    health.paused = str(refusal)
+    metrics.observe_pause(refusal)
+    status, _, body = route("GET", "/healthz", health, metrics)
+    assert status == 200 and json.loads(body)["paused"] == str(refusal)
+    status, _, body = route("GET", "/readyz", health, metrics)
+    answer = json.loads(body)
+    assert status == 503 and answer["status"] == "paused" and "Key not found" in answer["error"]
+    assert b"brevo_sync_brevo_account_paused 401.0" in metrics.render()
+    health.paused = None
+    metrics.observe_pause(None)
+    assert route("GET", "/readyz", health, metrics)[0] == 200
+    assert b"brevo_sync_brevo_account_paused 0.0" in metrics.render()
