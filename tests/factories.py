@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import itertools
 import uuid
+from pathlib import Path
 from typing import Any
 
 import psycopg
+
+from brevo_sync.migrate import load_migrations
 
 _counter = itertools.count(1)
 
@@ -58,3 +61,13 @@ def state(db: psycopg.Connection[Any], customer_id: uuid.UUID) -> dict[str, Any]
     row = db.execute("SELECT * FROM brevo_sync.sync_state WHERE customer_id = %s",
                      (customer_id,)).fetchone()
     return dict(row) if row else None
+
+
+def copy_migrations(into: Path, up_to: int | None = None) -> Path:
+    """The shipped migrations up to a version, as a folder `migrate` takes: a database as an
+    older release left it."""
+    into.mkdir()
+    for migration in load_migrations():
+        if up_to is None or migration.version <= up_to:
+            (into / migration.name).write_text(migration.sql)
+    return into

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -21,11 +20,11 @@ from brevo_sync.brevo import BrevoAccountError, BrevoClient
 from brevo_sync.config import Settings
 from brevo_sync.db import Pool, connect
 from brevo_sync.engine import Engine
-from brevo_sync.migrate import MIGRATIONS_DIR, migrate
+from brevo_sync.migrate import migrate
 from brevo_sync.pause import AccountPause
 from brevo_sync.status import read_status
 from tests.conftest import TEST_API_KEY
-from tests.factories import add_customer, add_customers, pending
+from tests.factories import add_customer, add_customers, copy_migrations, pending
 from tests.pg import Databases
 from tests.support.admin_app import client, running_app
 
@@ -178,11 +177,7 @@ def test_rows_stranded_by_earlier_versions_are_queued_again(
     """Refusals recorded as customers' permanent errors before 008 are retried: the rows go
     back in the queue (a deleted customer's with what its removal needs), their error gone;
     a real row error stays."""
-    earlier = tmp_path / "migrations"
-    earlier.mkdir()
-    for path in MIGRATIONS_DIR.glob("*.sql"):
-        if int(path.name[:3]) < 8:
-            shutil.copy(path, earlier / path.name)
+    earlier = copy_migrations(tmp_path / "migrations", up_to=7)
     name = databases.create_empty()
     try:
         url = databases.server.url_for(name)

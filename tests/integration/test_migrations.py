@@ -13,6 +13,7 @@ import pytest
 
 from brevo_sync.migrate import MigrationError, load_migrations, migrate
 from brevo_sync.resources import migrations_dir
+from tests.factories import copy_migrations
 
 
 @pytest.fixture
@@ -22,14 +23,6 @@ def empty_url(databases: Any) -> Iterator[str]:
         yield databases.server.url_for(name)
     finally:
         databases.drop(name)
-
-
-def copy_migrations(into: Path, up_to: int | None = None) -> Path:
-    into.mkdir()
-    for migration in load_migrations():
-        if up_to is None or migration.version <= up_to:
-            (into / migration.name).write_text(migration.sql)
-    return into
 
 
 def columns(url: str, table: str) -> set[str]:
