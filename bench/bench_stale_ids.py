@@ -9,8 +9,10 @@ on a fresh database and emulator:
 
 1. listener: every customer is pending (they changed), the mirror knows nothing of this
    account; the engine drains the queue, checking each stored id with Brevo.
-2. sweep: nothing is pending, the mirror is the old account's, restored with the database;
-   a reconciliation sweep (as the hourly cron runs it) refreshes the mirror, then repairs.
+2. listener, restored mirror: the same, with the old account's mirror restored alongside;
+   the engine finds the mirror was listed in another account before believing any of it.
+3. sweep: nothing is pending, the old account's mirror is restored; a reconciliation sweep
+   (as the hourly cron runs it) refreshes the mirror, then repairs.
 
 Printed for each: strangers' contacts altered (must be 0), customers present in this account
 under their own ids (must be all), Brevo calls made, and the time.
@@ -78,10 +80,16 @@ def restore_old_account(url: str, *, pending: bool, mirror: bool) -> None:
                 " 'USED_WELCOME_OFFER', false), '{2}', now(), now() FROM customers")
             conn.execute("UPDATE brevo_sync.mirror_state SET watermark = now(),"
                          " last_full_refresh_at = now(), brevo_count = (SELECT count(*)"
-                         " FROM customers)")
+                         " FROM customers), account_mark = '1@2025-06-01T09:00:00+00:00'")
         if pending:
             conn.execute("INSERT INTO brevo_sync.queue (customer_id, reason)"
                          " SELECT id, 'change' FROM customers")
+
+
+def calls_by_route(base: str) -> dict[str, int]:
+    rows = httpx.get(base.removesuffix("/v3") + "/_emulator/calls", timeout=10).json()["calls"]
+    return {f"{r['method']} {r['path'].removeprefix('/v3')} {r['status']}": int(r["count"])
+            for r in rows}
 
 
 def own_ids(url: str, contacts: dict[int, dict[str, Any]]) -> tuple[int, int]:
@@ -103,23 +111,28 @@ async def sync(url: str, base: str, how: str) -> DrainReport | SweepResult:
     settings = Settings.from_env({"DATABASE_URL": url, "BREVO_API_KEY": "xkeysib-bench",
                                   "BREVO_BASE_URL": base, "BREVO_LIST_ID": "2"})
     async with pool_from(settings, "bench-stale-ids") as pool, client_from(settings) as client:
-        if how == "sweep":
+        if how == SWEEP:
             return await run_sweep(settings, pool, client, source="bench")
         await prepare_brevo(client)
         return await engine_from(settings, pool, client, source="bench").drain()
 
 
+LISTENER, RESTORED, SWEEP = "listener", "listener, restored mirror", "sweep"
+
+
 def run(admin_url: str, customers: int, strangers: int, how: str) -> bool:
     with scratch_database(admin_url) as url, emulator_process("--rate-limits") as base:
         load_customers(url, customers, queue=False)
-        restore_old_account(url, pending=how == "listener", mirror=how == "sweep")
+        restore_old_account(url, pending=how != SWEEP, mirror=how != LISTENER)
         add_strangers(base, strangers)
         before = brevo_contacts(base)
-        calls = emulator_calls(base)
+        calls, routes = emulator_calls(base), calls_by_route(base)
         started = time.perf_counter()
         result = asyncio.run(sync(url, base, how))
         seconds = time.perf_counter() - started
         calls = emulator_calls(base) - calls
+        routes = {k: n - routes.get(k, 0) for k, n in calls_by_route(base).items()
+                  if n > routes.get(k, 0)}
         after = brevo_contacts(base)
         altered = sum(1 for i, c in before.items() if after.get(i) != c)
         mine, total = own_ids(url, after)
@@ -131,7 +144,8 @@ def run(admin_url: str, customers: int, strangers: int, how: str) -> bool:
               f" {check(mine == total)}")
         print(f"    stale ids forgotten (history): {forgotten(url)}, failed: {failed},"
               f" contacts in the account now: {len(after)}")
-        print(f"    Brevo calls: {calls}, time: {seconds:.2f} s")
+        print(f"    Brevo calls: {calls}, time: {seconds:.2f} s (Brevo's 10 calls/s enforced)")
+        print("    " + ", ".join(f"{k}: {n}" for k, n in sorted(routes.items())))
         if isinstance(result, SweepResult):
             print(f"    sweep: {json.dumps(result.counts.get('mirror'))}")
         return altered == 0 and mine == total and failed == 0
@@ -149,7 +163,7 @@ def main() -> None:
     args = parser.parse_args()
     configure_logs("ERROR")  # one line per push would bury the figures
     ok = [run(args.database_url, args.customers, args.strangers, how)
-          for how in ("listener", "sweep")]
+          for how in (LISTENER, RESTORED, SWEEP)]
     raise SystemExit(0 if all(ok) else 1)
 
 

@@ -25,6 +25,7 @@ from brevo_sync.db import Pool, each_free_row, q
 from brevo_sync.decide import Action, Create, Policy, Remove, Update, decide
 from brevo_sync.identity import claim_of
 from brevo_sync.importer import ImportRow, push_import
+from brevo_sync.mirror import vouch_for_mirror
 from brevo_sync.model import Customer, KnownContact, QueueItem, SyncMemory
 from brevo_sync.outcome import Outcome, record
 from brevo_sync.push import push, retry_delay
@@ -175,8 +176,19 @@ class Engine:
 
     async def _prepare(self, items: list[QueueItem], report: DrainReport) -> list[Prepared]:
         by_id = {i.customer_id: i for i in items}
-        rows = await self._load(list(by_id))
-        checked = await self._check_ids(rows, by_id, report)
+        try:
+            await vouch_for_mirror(self.pool, self.client)
+            rows = await self._load(list(by_id))
+            checked = await self._check_ids(rows, by_id, report)
+        except BrevoError as exc:
+            await self._record([Outcome(i, None, "check_id", "retry", message=str(exc),
+                                        status="pending", retry_delay=retry_delay(i.attempts))
+                                for i in items], report)
+            return []
+        except Exception as exc:
+            log.error("brevo_identity_check_crashed", error=repr(exc))
+            await self._back_off_crashed([(i, exc) for i in items])
+            return []
         if checked.asked or checked.forgotten:
             # The mirror learnt contacts and ids were forgotten: decide on the rows as they
             # are now, each customer then matched by email where its id was forgotten.
@@ -267,15 +279,19 @@ class Engine:
         for p, error in crashed:
             log.error("brevo_push_crashed", customer_id=str(p.item.customer_id),
                       error=repr(error))
-        if crashed:
-            # Backed off like a transient failure: an immediate retry would spin on the bug.
-            async with self.pool.connection() as conn:
-                await each_free_row(conn, "release_retry", [
-                    {"customer_id": p.item.customer_id, "version": p.item.version,
-                     "delay": retry_delay(p.item.attempts), "error": f"crashed: {error!r}"}
-                    for p, error in crashed])
+        await self._back_off_crashed([(p.item, error) for p, error in crashed])
         await self._release_unpushed([p.item.customer_id for p, r in
                                       zip(prepared, done, strict=True) if r is False])
+
+    async def _back_off_crashed(self, crashed: Sequence[tuple[QueueItem, BaseException]]
+                                ) -> None:
+        """Backed off like a transient failure: an immediate retry would spin on the bug."""
+        if crashed:
+            async with self.pool.connection() as conn:
+                await each_free_row(conn, "release_retry", [
+                    {"customer_id": item.customer_id, "version": item.version,
+                     "delay": retry_delay(item.attempts), "error": f"crashed: {error!r}"}
+                    for item, error in crashed])
 
     async def _release_unpushed(self, customer_ids: list[UUID]) -> None:
         if customer_ids:

@@ -40,3 +40,8 @@ ON CONFLICT (customer_id) DO NOTHING;
 -- is written with, and after, sync_state's, and forgotten with it.
 CREATE UNIQUE INDEX sync_state_brevo_contact_id_key
     ON brevo_sync.sync_state (brevo_contact_id) WHERE brevo_contact_id IS NOT NULL;
+
+-- Which Brevo account the mirror describes (its oldest contact's id and creation time): a
+-- mirror restored with the database, or kept across a change of key, is not taken for
+-- another account's.
+ALTER TABLE brevo_sync.mirror_state ADD COLUMN account_mark text;

@@ -38,7 +38,7 @@ UPDATE brevo_sync.sync_state SET brevo_contact_id = NULL WHERE brevo_contact_id 
 UPDATE brevo_sync.queue SET deleted_contact_id = NULL WHERE deleted_contact_id IS NOT NULL;
 DELETE FROM brevo_sync.contacts;
 UPDATE brevo_sync.mirror_state
-SET watermark = NULL, last_full_refresh_at = NULL, brevo_count = NULL;
+SET watermark = NULL, last_full_refresh_at = NULL, brevo_count = NULL, account_mark = NULL;
 INSERT INTO brevo_sync.queue (customer_id, reason)
 SELECT id, 'new_account' FROM public.customers WHERE marketing_opt_in
 ON CONFLICT (customer_id) DO NOTHING;

@@ -6,10 +6,11 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+import httpx
 import psycopg
 import pytest
 
-from brevo_sync.brevo import BrevoClient
+from brevo_sync.brevo import BrevoClient, RateLimiter, RateLimits
 from brevo_sync.config import Settings
 from brevo_sync.db import Pool
 from brevo_sync.devrun import forget_old_account
@@ -18,7 +19,8 @@ from brevo_sync.engine import Engine
 from brevo_sync.migrate import migrate
 from brevo_sync.mirror import refresh_mirror
 from brevo_sync.reconcile import run_sweep
-from tests.conftest import TEST_LIST_ID
+from brevo_sync.service import engine_from
+from tests.conftest import TEST_API_KEY, TEST_LIST_ID
 from tests.factories import add_customer, customer, pending, state
 
 pytestmark = pytest.mark.anyio
@@ -72,6 +74,57 @@ async def test_ids_from_another_account_never_overwrite_its_people(
     notes = forgotten(db)
     assert sorted(n["brevo_contact_id"] for n in notes) == list(range(1, 21))
     assert all("another person's email" in n["message"] for n in notes)
+
+
+def restore_old_mirror(db: psycopg.Connection[Any], cid: uuid.UUID) -> None:
+    """The old account's mirror, restored with the database: the customer under their id."""
+    row = customer(db, cid)
+    db.execute("INSERT INTO brevo_sync.contacts (id, email, attributes, list_ids)"
+               " VALUES (%s, lower(%s), '{}', '{2}')", (row["brevo_contact_id"], row["email"]))
+    db.execute("UPDATE brevo_sync.mirror_state SET watermark = now(), brevo_count = 1,"
+               " last_full_refresh_at = now(), account_mark = '1@2025-01-01T00:00:00+00:00'")
+
+
+async def test_a_mirror_restored_from_another_account_is_not_believed(
+        db: psycopg.Connection[Any], engine: Engine, store: Any, emulator_app: Any) -> None:
+    """The listener's first push sees the mirror was listed in another account: it is
+    emptied, and whose contact each id names is asked of this account."""
+    strangers = add_strangers(store, 3)
+    ada = add_customer(db, email="ada@example.com")
+    give_stored_id(db, ada, 2)
+    restore_old_mirror(db, ada)
+    await engine.drain()
+    assert strangers_now(store, strangers) == strangers
+    assert store.get(customer(db, ada)["brevo_contact_id"]).email == "ada@example.com"
+    assert [n["brevo_contact_id"] for n in forgotten(db)] == [2]
+    mirror = db.execute("SELECT account_mark, watermark FROM brevo_sync.mirror_state").fetchone()
+    assert mirror is not None and mirror["watermark"] is None, "the next refresh lists all"
+    assert mirror["account_mark"].startswith("1@")
+    assert mirror["account_mark"] != "1@2025-01-01T00:00:00+00:00"
+
+
+async def test_a_mirror_of_this_account_is_believed_after_one_call(
+        db: psycopg.Connection[Any], engine: Engine, pool: Pool, brevo: BrevoClient,
+        settings: Settings, emulator: Any, emulator_app: Any, fast_limits: RateLimits) -> None:
+    """A new process finds the mirror listed in this account: it is kept, at the cost of
+    one call for the whole process."""
+    ada = add_customer(db, email="ada@example.com", last_name="Before")
+    await engine.drain()
+    await refresh_mirror(pool, brevo)
+    mark = db.execute("SELECT account_mark FROM brevo_sync.mirror_state").fetchone()
+    emulator_app.state.calls.clear()
+    async with BrevoClient(TEST_API_KEY, "http://brevo.test/v3",
+                           transport=httpx.ASGITransport(app=emulator),
+                           limiter=RateLimiter(fast_limits)) as client:
+        other = engine_from(settings, pool, client, source="test")
+        db.execute("UPDATE customers SET last_name = 'After' WHERE id = %s", (ada,))
+        await other.drain()
+        db.execute("UPDATE customers SET last_name = 'Later' WHERE id = %s", (ada,))
+        await other.drain()
+    assert dict(emulator_app.state.calls) == {("GET", "/v3/contacts", 200): 1,
+                                              ("PUT", "/v3/contacts/{identifier}", 204): 2}
+    assert db.execute("SELECT account_mark FROM brevo_sync.mirror_state").fetchone() == mark
+    assert db.execute("SELECT count(*) AS n FROM brevo_sync.contacts").fetchone() == {"n": 1}
 
 
 async def test_the_mirror_tells_whose_contact_it_is_without_asking_brevo(
@@ -206,6 +259,7 @@ def test_the_migration_forgets_ids_held_twice_in_an_existing_database(
         db: psycopg.Connection[Any], database_url: str) -> None:
     """A database from before the unique index, with an id held twice: 007 still applies."""
     db.execute("DROP INDEX brevo_sync.sync_state_brevo_contact_id_key")
+    db.execute("ALTER TABLE brevo_sync.mirror_state DROP COLUMN account_mark")
     db.execute("DELETE FROM brevo_sync.schema_migrations WHERE version = 7")
     a, b, c = add_customer(db), add_customer(db), add_customer(db)
     db.execute("DELETE FROM brevo_sync.queue")

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import uuid
 
+from brevo_sync.brevo import Contact
 from brevo_sync.identity import Claim, Holder, claim_of, holder_in_mirror, stale_reason
+from brevo_sync.mirror import Mirrored, account_mark, holds_oldest
 from brevo_sync.model import Customer, KnownContact, QueueItem, SyncMemory
 
 CID = uuid.uuid4()
@@ -74,3 +76,32 @@ def test_the_mirror_knows_a_contact_only_by_its_id_and_with_an_email() -> None:
     assert holder_in_mirror(7, KnownContact(8, "ada@example.com")) is None, "matched by email"
     assert holder_in_mirror(7, KnownContact(7, None)) is None
     assert holder_in_mirror(7, None) is None
+
+
+def listed(contact_id: int, email: str, created: str) -> Contact:
+    return Contact.from_api({"id": contact_id, "email": email, "attributes": {}, "listIds": [],
+                             "emailBlacklisted": False, "smsBlacklisted": False,
+                             "createdAt": created, "modifiedAt": "2026-01-01T00:00:00Z"})
+
+
+def test_an_account_is_marked_by_its_oldest_contact() -> None:
+    """Id and creation time never change for a contact, and another account does not share
+    both: the mirror's account is told apart without a call beyond the count it makes."""
+    oldest = listed(1, "a@example.com", "2025-06-01T09:00:00.000+02:00")
+    renamed = listed(1, "b@example.com", "2025-06-01T07:00:00Z")
+    assert account_mark(oldest) == account_mark(renamed) == "1@2025-06-01T07:00:00+00:00"
+    assert account_mark(None) == "empty"
+
+
+def test_a_mirror_holding_the_oldest_contact_as_it_is_is_this_accounts() -> None:
+    """When the mark changed (the account was empty, its oldest contact deleted), the mirror
+    is kept only if it holds the new oldest contact with its email and creation time."""
+    oldest = listed(2, "bo@example.com", "2025-06-01T07:00:00Z")
+    assert holds_oldest(oldest, Mirrored("Bo@Example.com", oldest.created_at))
+    assert holds_oldest(oldest, Mirrored("bo@example.com", None)), "known from a push"
+    assert not holds_oldest(oldest, Mirrored("dora@example.com", None)), "another person"
+    assert not holds_oldest(oldest, Mirrored("bo@example.com",
+                                             listed(2, "x@y.z", "2024-01-01T00:00:00Z")
+                                             .created_at)), "another account's Bo"
+    assert not holds_oldest(oldest, Mirrored(None, None))
+    assert not holds_oldest(oldest, None) and not holds_oldest(None, None)
