@@ -189,12 +189,14 @@ class Engine:
             log.error("brevo_identity_check_crashed", error=repr(exc))
             await self._back_off_crashed([(i, exc) for i in items])
             return []
+        await self._release_unpushed(sorted(checked.deferred))
+        left_out = checked.failed.keys() | checked.deferred
         if checked.asked or checked.forgotten:
             # The mirror learnt contacts and ids were forgotten: decide on the rows as they
             # are now, each customer then matched by email where its id was forgotten.
-            rows = await self._load([i for i in by_id if i not in checked.failed])
+            rows = await self._load([i for i in by_id if i not in left_out])
         else:
-            rows = [r for r in rows if r["queued_id"] not in checked.failed]
+            rows = [r for r in rows if r["queued_id"] not in left_out]
         prepared = []
         for row in rows:
             item = by_id[row["queued_id"]]

@@ -42,25 +42,38 @@ class Forget:
     reason: str
 
 
+# Contacts looked up in Brevo for one batch: about 100 s at Brevo's 10 calls/s, well inside
+# the shortest lease that can carry so many customers. The rest wait for the next round.
+MAX_LOOKUPS = 1000
+
+
 @dataclass
 class Checked:
     forgotten: list[Forget] = field(default_factory=list)
     failed: dict[UUID, BrevoError] = field(default_factory=dict)  # could not be checked now
+    deferred: set[UUID] = field(default_factory=set)  # past MAX_LOOKUPS: for the next round
     asked: int = 0                   # contacts looked up in Brevo (and now in the mirror)
 
 
 async def check_stored_ids(pool: Pool, client: BrevoClient,
                            claims: Sequence[tuple[Claim, KnownContact | None]], *,
-                           slots: asyncio.Semaphore, source: str,
-                           run_id: int | None = None) -> Checked:
+                           slots: asyncio.Semaphore, source: str, run_id: int | None = None,
+                           max_lookups: int = MAX_LOOKUPS) -> Checked:
     """Check every stored id of `claims` (each with the mirror's contact for it) and forget
     those that name someone else's contact or no contact at all."""
     checked = Checked()
-    unknown = sorted({cid for claim, known in claims for cid in claim.contact_ids
-                      if holder_in_mirror(cid, known) is None})
-    answers = await _ask_brevo(pool, client, unknown, slots) if unknown else {}
+    unknown: set[int] = set()
+    for claim, known in claims:
+        asking = {cid for cid in claim.contact_ids if holder_in_mirror(cid, known) is None}
+        if len(unknown | asking) > max_lookups:
+            checked.deferred.add(claim.customer_id)
+        else:
+            unknown |= asking
+    answers = await _ask_brevo(pool, client, sorted(unknown), slots) if unknown else {}
     checked.asked = len(unknown)
     for claim, known in claims:
+        if claim.customer_id in checked.deferred:
+            continue
         holders = {cid: holder_in_mirror(cid, known) or answers[cid] for cid in claim.contact_ids}
         errors = [h for h in holders.values() if isinstance(h, BrevoError)]
         if errors:

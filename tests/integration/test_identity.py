@@ -3,6 +3,7 @@ another Brevo account: stored ids that name other people's contacts are never wr
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Any
 
@@ -16,10 +17,13 @@ from brevo_sync.db import Pool
 from brevo_sync.devrun import forget_old_account
 from brevo_sync.emulator.store import ContactPatch
 from brevo_sync.engine import Engine
+from brevo_sync.identity import claim_of
 from brevo_sync.migrate import migrate
 from brevo_sync.mirror import refresh_mirror
+from brevo_sync.model import Customer, QueueItem
 from brevo_sync.reconcile import run_sweep
 from brevo_sync.service import engine_from
+from brevo_sync.stale_ids import check_stored_ids
 from tests.conftest import TEST_API_KEY, TEST_LIST_ID
 from tests.factories import add_customer, customer, pending, state
 
@@ -295,3 +299,22 @@ async def test_dev_over_a_kept_database_forgets_the_old_emulator(
     assert store.get(customer(db, ada)["brevo_contact_id"]).email == \
         customer(db, ada)["email"].lower()
     assert forgotten(db) == []
+
+
+async def test_lookups_past_the_batch_allowance_wait_for_the_next_round(
+        db: psycopg.Connection[Any], pool: Pool, brevo: BrevoClient, store: Any) -> None:
+    """A batch asks Brevo about a bounded number of ids, so its lease is never outlived;
+    customers past the allowance are neither checked nor forgotten now."""
+    add_strangers(store, 3)
+    ids = [add_customer(db) for _ in range(3)]
+    claims = []
+    for n, cid in enumerate(ids, start=1):
+        give_stored_id(db, cid, n)
+        row = customer(db, cid)
+        claims.append((claim_of(QueueItem(cid, 1), Customer(cid, row["email"],
+                                                            brevo_contact_id=n), None), None))
+    checked = await check_stored_ids(pool, brevo, claims, slots=asyncio.Semaphore(4),
+                                     source="test", max_lookups=2)
+    assert checked.asked == 2 and checked.deferred == {ids[2]} and not checked.failed
+    assert [f.customer_id for f in checked.forgotten] == ids[:2]
+    assert customer(db, ids[2])["brevo_contact_id"] == 3
