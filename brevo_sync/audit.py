@@ -18,7 +18,7 @@ PER_PAGE = 50
 COUNT_CAP = 10_000
 OUTCOMES = ("ok", "skipped", "error", "retry")
 SOURCES = ("listener", "cron", "admin", "cli")
-ACTIONS = ("create", "update", "remove", "unsubscribe", "none", "reject")
+ACTIONS = ("create", "update", "remove", "unsubscribe", "none", "reject", "forget_id")
 _ACTION = re.compile(r"^[a-z_]{1,32}$")
 
 

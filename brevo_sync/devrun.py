@@ -25,6 +25,7 @@ import psycopg
 import uvicorn
 
 from brevo_sync.config import Secret, Settings
+from brevo_sync.db import q
 from brevo_sync.migrate import migrate
 from brevo_sync.seed import customer_count, seed_customers
 
@@ -52,6 +53,8 @@ def run_dev(
         applied = migrate(dsn)
         say(f"database migrated ({', '.join(applied)})" if applied else "database up to date")
         _seed(dsn, seed, say)
+        if not settings.brevo_api_key:
+            forget_old_account(dsn, say)
         code = asyncio.run(_serve(settings, port, generated, say))
     return code
 
@@ -84,6 +87,17 @@ def _seed(dsn: str, count: int, say: Say) -> None:
             say(f"{existing} customers already in the database: not seeding")
             return
         say(f"seeded {seed_customers(conn, count)} demo customers")
+
+
+def forget_old_account(dsn: str, say: Say) -> None:
+    """The emulator starts empty each time: contact ids stored by an earlier run name other
+    people's contacts in this one (or none), and the mirror describes the old account."""
+    with psycopg.connect(dsn, autocommit=True) as conn, conn.transaction():
+        row = conn.execute(q("stored_contact_ids")).fetchone()
+        conn.execute(q("forget_account").encode())
+    if row and row[0]:
+        say(f"the emulator starts empty: forgot the {row[0]} contact ids the last one gave,"
+            " customers will be pushed again")
 
 
 async def _serve(settings: Settings, port: int, generated_password: bool, say: Say) -> int:

@@ -17,7 +17,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 from uuid import UUID
 
@@ -27,10 +27,13 @@ from brevo_sync.brevo import BrevoClient
 from brevo_sync.brevo.errors import BrevoAccountError, BrevoError
 from brevo_sync.db import Pool, each_free_row, q
 from brevo_sync.decide import Action, Create, Policy, Remove, Update, decide
+from brevo_sync.identity import claim_of
 from brevo_sync.importer import ImportRow, push_import
+from brevo_sync.mirror import vouch_for_mirror
 from brevo_sync.model import Customer, KnownContact, QueueItem, SyncMemory
 from brevo_sync.outcome import Outcome, record
 from brevo_sync.push import push, retry_delay
+from brevo_sync.stale_ids import Checked, check_stored_ids
 
 log = structlog.get_logger("brevo_sync.engine")
 
@@ -170,7 +173,7 @@ class Engine:
 
     async def _process_batch(self, items: list[QueueItem], report: DrainReport, *, bulk: bool,
                              deadline: float | None, stop: asyncio.Event | None) -> None:
-        prepared = await self._prepare(items)
+        prepared = await self._prepare(items, report)
         await self._note_intents(prepared)
         one_by_one = prepared
         if bulk and self.policy.list_id is not None:
@@ -185,10 +188,31 @@ class Engine:
             await self._release_unpushed([p.item.customer_id for p in later])
         await self._push_each(one_by_one, report, deadline, stop)
 
-    async def _prepare(self, items: list[QueueItem]) -> list[Prepared]:
+    async def _prepare(self, items: list[QueueItem], report: DrainReport) -> list[Prepared]:
         by_id = {i.customer_id: i for i in items}
-        async with self.pool.connection() as conn:
-            rows = await (await conn.execute(q("load"), {"ids": list(by_id)})).fetchall()
+        try:
+            await vouch_for_mirror(self.pool, self.client)
+            rows = await self._load(list(by_id))
+            checked = await self._check_ids(rows, by_id, report)
+        except BrevoAccountError:
+            raise  # the account, not these rows: the caller pauses
+        except BrevoError as exc:
+            await self._record([Outcome(i, None, "check_id", "retry", message=str(exc),
+                                        status="pending", retry_delay=retry_delay(i.attempts))
+                                for i in items], report)
+            return []
+        except Exception as exc:
+            log.error("brevo_identity_check_crashed", error=repr(exc))
+            await self._back_off_crashed([(i, exc) for i in items])
+            return []
+        await self._release_unpushed(sorted(checked.deferred))
+        left_out = checked.failed.keys() | checked.deferred
+        if checked.asked or checked.forgotten:
+            # The mirror learnt contacts and ids were forgotten: decide on the rows as they
+            # are now, each customer then matched by email where its id was forgotten.
+            rows = await self._load([i for i in by_id if i not in left_out])
+        else:
+            rows = [r for r in rows if r["queued_id"] not in left_out]
         prepared = []
         for row in rows:
             item = by_id[row["queued_id"]]
@@ -199,6 +223,31 @@ class Engine:
                             shares_email_with=row["shares_email_with"])
             prepared.append(Prepared(item, customer, known, action))
         return prepared
+
+    async def _load(self, ids: list[UUID]) -> list[dict[str, Any]]:
+        async with self.pool.connection() as conn:
+            return await (await conn.execute(q("load"), {"ids": ids})).fetchall()
+
+    async def _check_ids(self, rows: list[dict[str, Any]], by_id: dict[UUID, QueueItem],
+                         report: DrainReport) -> Checked:
+        """Identity before every write by id: stored ids that name someone else's contact
+        are forgotten; customers whose ids Brevo could not confirm now are retried later."""
+        claims = [(claim_of(by_id[r["queued_id"]], _customer(r), _memory(r)), _known(r))
+                  for r in rows]
+        checked = await check_stored_ids(
+            self.pool, self.client, [(c, k) for c, k in claims if c.contact_ids],
+            slots=self._slots, source=self.source, run_id=self.run_id)
+        for f in checked.forgotten:
+            item = by_id[f.customer_id]
+            if item.deleted_contact_id == f.contact_id:
+                by_id[f.customer_id] = replace(item, deleted_contact_id=None)
+        if checked.failed:
+            await self._record([
+                Outcome(by_id[r["queued_id"]], _customer(r), "check_id", "retry",
+                        message=str(checked.failed[r["queued_id"]]), status="pending",
+                        retry_delay=retry_delay(by_id[r["queued_id"]].attempts))
+                for r in rows if r["queued_id"] in checked.failed], report)
+        return checked
 
     async def _note_intents(self, prepared: list[Prepared]) -> None:
         """Write down what is about to be sent, before it is sent (see SyncMemory)."""
@@ -258,15 +307,19 @@ class Engine:
         for p, error in crashed:
             log.error("brevo_push_crashed", customer_id=str(p.item.customer_id),
                       error=repr(error))
-        if crashed:
-            # Backed off like a transient failure: an immediate retry would spin on the bug.
-            async with self.pool.connection() as conn:
-                await each_free_row(conn, "release_retry", [
-                    {"customer_id": p.item.customer_id, "version": p.item.version,
-                     "delay": retry_delay(p.item.attempts), "error": f"crashed: {error!r}"}
-                    for p, error in crashed])
+        await self._back_off_crashed([(p.item, error) for p, error in crashed])
         await self._release_unpushed([p.item.customer_id for p, r in
                                       zip(prepared, done, strict=True) if r is False])
+
+    async def _back_off_crashed(self, crashed: Sequence[tuple[QueueItem, BaseException]]
+                                ) -> None:
+        """Backed off like a transient failure: an immediate retry would spin on the bug."""
+        if crashed:
+            async with self.pool.connection() as conn:
+                await each_free_row(conn, "release_retry", [
+                    {"customer_id": item.customer_id, "version": item.version,
+                     "delay": retry_delay(item.attempts), "error": f"crashed: {error!r}"}
+                    for item, error in crashed])
 
     async def _release_unpushed(self, customer_ids: list[UUID]) -> None:
         if customer_ids:

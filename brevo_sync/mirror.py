@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import weakref
 from collections.abc import Callable, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
@@ -32,6 +33,9 @@ OVERLAP = timedelta(seconds=5)
 # A full listing now and then catches whatever a modifiedSince listing cannot show.
 FULL_REFRESH_EVERY = timedelta(days=7)
 UPSERT_ATTEMPTS = 3
+
+# Clients whose account the mirror is known to describe, in this process.
+_vouched: weakref.WeakSet[BrevoClient] = weakref.WeakSet()
 
 
 @dataclass(frozen=True)
@@ -56,6 +60,34 @@ class MirrorState:
     brevo_count: int | None
     mirror_count: int
     db_now: datetime
+    account_mark: str | None = None
+
+
+@dataclass(frozen=True)
+class Mirrored:
+    """What the mirror holds for one contact id."""
+
+    email: str | None
+    created_at: datetime | None
+
+
+def account_mark(oldest: Contact | None) -> str:
+    """A mark of the Brevo account the mirror describes: its oldest contact's id and creation
+    time, which never change and which another account does not share."""
+    if oldest is None:
+        return "empty"
+    return f"{oldest.id}@{oldest.created_at.isoformat()}"
+
+
+def holds_oldest(oldest: Contact | None, mirrored: Mirrored | None) -> bool:
+    """Whether the mirror holds the account's oldest contact as it is: with its email, and its
+    creation time when it was listed. So the mirror is this account's even though the mark
+    changed (the account was empty, or its oldest contact was deleted)."""
+    if oldest is None or mirrored is None or not mirrored.email or not oldest.email:
+        return False
+    if mirrored.email.lower() != oldest.email.lower():
+        return False
+    return mirrored.created_at is None or mirrored.created_at == oldest.created_at
 
 
 def full_refresh_reason(state: MirrorState, *, asked: bool) -> str | None:
@@ -80,27 +112,71 @@ def count_mismatch(mirror_count: int, brevo_count: int) -> str | None:
 async def refresh_mirror(pool: Pool, client: BrevoClient, *, full: bool = False,
                          on_page: Callable[[int], None] | None = None) -> MirrorRefresh:
     """Bring the mirror up to date with Brevo; `on_page(listed so far)` reports progress."""
+    began = datetime.now(UTC)
+    # Counted first: a contact created while listing then makes Brevo's count smaller than
+    # the mirror's only if it was also deleted meanwhile. The oldest contact marks the account.
+    page, brevo_count = await client.list_contacts(limit=1)
+    oldest = page[0] if page else None
+    mark = account_mark(oldest)
     state = await _read_state(pool)
-    reason = full_refresh_reason(state, asked=full)
+    reason = await _check_account(pool, state, oldest)
+    if reason is not None:
+        state = await _read_state(pool)
+    reason = reason or full_refresh_reason(state, asked=full)
     listed = 0
     if reason is None:
         assert state.watermark is not None
-        began = datetime.now(UTC)
-        # Counted first: a contact created while listing then makes Brevo's count smaller than
-        # the mirror's only if it was also deleted meanwhile.
-        _, brevo_count = await client.list_contacts(limit=1)
         listed, _ = await _list_into_mirror(pool, client, state.watermark - OVERLAP, on_page)
         mirror_count = await _mirror_count(pool)
         reason = count_mismatch(mirror_count, brevo_count)
         if reason is None:
-            await _save_state(pool, watermark=began, brevo_count=brevo_count, full=False)
+            await _save_state(pool, watermark=began, brevo_count=brevo_count, full=False,
+                              mark=mark)
+            _vouched.add(client)
             log.info("mirror_refresh", full=False, listed=listed, brevo_count=brevo_count)
             return MirrorRefresh(False, "incremental", listed, 0, brevo_count, mirror_count)
-    return await _full_refresh(pool, client, reason, listed, on_page)
+    refreshed = await _full_refresh(pool, client, reason, listed, on_page, mark)
+    _vouched.add(client)
+    return refreshed
+
+
+async def vouch_for_mirror(pool: Pool, client: BrevoClient) -> None:
+    """Make sure the mirror describes the account `client` talks to before anything it says
+    is taken for that account (whose contact an id names): once per client, one call. A
+    mirror of another account (a restored database, a Neon branch, another key) is emptied;
+    the next refresh lists everything."""
+    if client in _vouched:
+        return
+    page, _ = await client.list_contacts(limit=1)
+    await _check_account(pool, await _read_state(pool), page[0] if page else None)
+    _vouched.add(client)
+
+
+async def _check_account(pool: Pool, state: MirrorState, oldest: Contact | None) -> str | None:
+    """Record the account's mark; empty a mirror that may describe another account. Returns
+    why every contact must now be listed, or None when the mirror was kept."""
+    mark = account_mark(oldest)
+    if state.account_mark == mark:
+        return None
+    mirrored = None
+    if oldest is not None:
+        async with pool.connection() as conn:
+            row = await (await conn.execute(q("mirror_contact"), {"id": oldest.id})).fetchone()
+        mirrored = Mirrored(row["email"], row["created_at"]) if row else None
+    wipe = state.mirror_count > 0 and not holds_oldest(oldest, mirrored)
+    async with pool.connection() as conn, conn.transaction():
+        if wipe:
+            await conn.execute(q("mirror_wipe"))
+        await conn.execute(q("mirror_mark"), {"mark": mark, "wiped": wipe})
+    if not wipe:
+        return None
+    log.warning("mirror_of_another_account", forgotten=state.mirror_count,
+                had_mark=state.account_mark is not None)
+    return "the mirror described another Brevo account (or none recorded): emptied"
 
 
 async def _full_refresh(pool: Pool, client: BrevoClient, reason: str, listed_before: int,
-                        on_page: Callable[[int], None] | None) -> MirrorRefresh:
+                        on_page: Callable[[int], None] | None, mark: str) -> MirrorRefresh:
     began = datetime.now(UTC)
     # Rows not seen since this moment (by the database's clock, as seen_at is) are pruned.
     seen_since = (await _read_state(pool)).db_now
@@ -113,7 +189,7 @@ async def _full_refresh(pool: Pool, client: BrevoClient, reason: str, listed_bef
     async with pool.connection() as conn:
         pruned = (await conn.execute(q("mirror_prune"), {"since": seen_since})).rowcount
     mirror_count = await _mirror_count(pool)
-    await _save_state(pool, watermark=began, brevo_count=brevo_count, full=True)
+    await _save_state(pool, watermark=began, brevo_count=brevo_count, full=True, mark=mark)
     log.info("mirror_refresh", full=True, reason=reason, listed=listed, pruned=pruned,
              brevo_count=brevo_count, mirror_count=mirror_count)
     return MirrorRefresh(True, reason, listed_before + listed, pruned, brevo_count, mirror_count)
@@ -196,7 +272,7 @@ async def _read_state(pool: Pool) -> MirrorState:
         row = await (await conn.execute(q("mirror_state"))).fetchone()
     assert row is not None, "brevo_sync.mirror_state has no row: run `brevo-sync migrate`"
     return MirrorState(row["watermark"], row["last_full_refresh_at"], row["brevo_count"],
-                       int(row["mirror_count"]), row["db_now"])
+                       int(row["mirror_count"]), row["db_now"], row["account_mark"])
 
 
 async def _mirror_count(pool: Pool) -> int:
@@ -205,7 +281,8 @@ async def _mirror_count(pool: Pool) -> int:
     return int(row["n"]) if row else 0
 
 
-async def _save_state(pool: Pool, *, watermark: datetime, brevo_count: int, full: bool) -> None:
+async def _save_state(pool: Pool, *, watermark: datetime, brevo_count: int, full: bool,
+                      mark: str) -> None:
     async with pool.connection() as conn:
         await conn.execute(q("mirror_save_state"), {
-            "watermark": watermark, "brevo_count": brevo_count, "full": full})
+            "watermark": watermark, "brevo_count": brevo_count, "full": full, "mark": mark})

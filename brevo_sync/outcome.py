@@ -11,6 +11,7 @@ from psycopg import AsyncConnection
 
 from brevo_sync.db import each_free_row, q
 from brevo_sync.model import Customer, QueueItem
+from brevo_sync.stale_ids import release_taken_ids
 
 Result = Literal["ok", "skipped", "error", "retry"]
 
@@ -74,13 +75,18 @@ async def record(conn: AsyncConnection[Any], outcomes: Sequence[Outcome], *, wor
     """
     if not outcomes:
         return
+    final = [o for o in outcomes if o.result != "retry"]
+    await release_taken_ids(conn, [(o.item.customer_id, o.contact_id) for o in final
+                                   if o.contact_id is not None and o.result in ("ok", "skipped")],
+                            source=source, run_id=run_id)
+    if final:
+        # First: its unique index refuses a contact id another customer took meanwhile,
+        # before the id is written on the customer's row.
+        await _save_state(conn, final)
     written = [o for o in outcomes if o.customer is not None and o.contact_id is not None
                and o.result == "ok" and o.customer.brevo_contact_id != o.contact_id]
     await each_free_row(conn, "write_back", [
         {"customer_id": o.item.customer_id, "contact_id": o.contact_id} for o in written])
-    final = [o for o in outcomes if o.result != "retry"]
-    if final:
-        await _save_state(conn, final)
     await _save_mirror(conn, outcomes)
     await conn.execute(q("add_history"), {
         "source": source, "run_id": run_id,

@@ -11,7 +11,9 @@ from starlette.routing import Route
 
 from brevo_sync.emulator.config import EmulatorConfig
 from brevo_sync.emulator.endpoint import config_of, store_of
-from brevo_sync.emulator.store import Contact
+from brevo_sync.emulator.errors import BrevoError as EmulatorError
+from brevo_sync.emulator.patches import create_patch
+from brevo_sync.emulator.store import Contact, IdentifierConflict
 
 
 async def healthz(request: Request) -> Response:
@@ -30,6 +32,24 @@ async def calls(request: Request) -> Response:
         for (method, path, status), count in sorted(counted.items())
     ]
     return JSONResponse({"calls": rows, "total": sum(counted.values())})
+
+
+async def add_contacts(request: Request) -> Response:
+    """Contacts put straight into the account, the way another Brevo account holds its own
+    people: ids continue the account's sequence, so they collide with ids a database stored
+    from another account. `{"contacts": [<POST /contacts body>, ...]}`; not counted as calls."""
+    store = store_of(request)
+    try:
+        body = json.loads(await request.body() or b"{}")
+        items = body.get("contacts") if isinstance(body, dict) else None
+        if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+            raise ValueError("expected {\"contacts\": [objects]}")
+        patches = [create_patch(store, item, unknown=config_of(request).unknown_attributes)[0]
+                   for item in items]
+        ids = [store.create(patch).id for patch in patches]
+    except (ValueError, EmulatorError, IdentifierConflict) as exc:
+        return JSONResponse({"error": str(exc)}, status_code=400)
+    return JSONResponse({"ids": ids}, status_code=201)
 
 
 async def get_config(request: Request) -> Response:
@@ -87,6 +107,7 @@ async def delete_contact(request: Request) -> Response:
 ROUTES = [
     Route("/healthz", healthz, methods=["GET"]),
     Route("/_emulator/contacts", contacts, methods=["GET"]),
+    Route("/_emulator/contacts", add_contacts, methods=["POST"]),
     Route("/_emulator/calls", calls, methods=["GET"]),
     Route("/_emulator/config", get_config, methods=["GET"]),
     Route("/_emulator/config", patch_config, methods=["PATCH"]),

@@ -1,5 +1,5 @@
 -- name: mirror_state
-SELECT watermark, last_full_refresh_at, brevo_count,
+SELECT watermark, last_full_refresh_at, brevo_count, account_mark,
        (SELECT count(*) FROM brevo_sync.contacts) AS mirror_count,
        now() AS db_now
 FROM brevo_sync.mirror_state;
@@ -58,7 +58,23 @@ DELETE FROM brevo_sync.contacts WHERE seen_at < %(since)s;
 UPDATE brevo_sync.mirror_state SET
     watermark = %(watermark)s,
     brevo_count = %(brevo_count)s,
-    last_full_refresh_at = CASE WHEN %(full)s THEN now() ELSE last_full_refresh_at END;
+    last_full_refresh_at = CASE WHEN %(full)s THEN now() ELSE last_full_refresh_at END,
+    account_mark = %(mark)s;
+
+-- name: mirror_contact
+SELECT email, created_at FROM brevo_sync.contacts WHERE id = %(id)s;
+
+-- name: mirror_wipe
+-- The mirror described another Brevo account: none of it holds for this one.
+DELETE FROM brevo_sync.contacts;
+
+-- name: mirror_mark
+-- The account the mirror describes from now on; a wiped mirror is listed in full next time.
+UPDATE brevo_sync.mirror_state SET
+    account_mark = %(mark)s,
+    watermark = CASE WHEN %(wiped)s THEN NULL ELSE watermark END,
+    last_full_refresh_at = CASE WHEN %(wiped)s THEN NULL ELSE last_full_refresh_at END,
+    brevo_count = CASE WHEN %(wiped)s THEN NULL ELSE brevo_count END;
 
 -- name: mirror_count
 SELECT count(*) AS n FROM brevo_sync.contacts;

@@ -134,19 +134,22 @@ SET LOCAL lock_timeout = '200ms';
 
 -- name: unsubscribe_candidates
 -- Opted-in customers whose contact Brevo has blocklisted (an unsubscribe, a spam complaint,
--- a hard bounce, an admin) when the sync did not blocklist it itself.
+-- a hard bounce, an admin) when the sync did not blocklist it itself. A stored id counts only
+-- while its contact holds the customer's email (identity.py): a stale id names a stranger.
 WITH blocked AS (
     SELECT id, email_lower FROM brevo_sync.contacts WHERE email_blacklisted
 ),
 people AS (
     SELECT c.id, lower(c.email) AS email,
-           coalesce(c.brevo_contact_id, s.brevo_contact_id) AS contact_id
+           coalesce(c.brevo_contact_id, s.brevo_contact_id) AS contact_id,
+           lower(s.pushed_email) AS pushed_email, lower(s.email) AS last_email
     FROM public.customers c
     LEFT JOIN brevo_sync.sync_state s ON s.customer_id = c.id
     WHERE c.marketing_opt_in AND s.removed_by_sync IS DISTINCT FROM 'blocklist'
 ),
 matched AS (
     SELECT p.id, b.id AS contact_id FROM people p JOIN blocked b ON b.id = p.contact_id
+    WHERE b.email_lower IN (p.email, p.pushed_email, p.last_email)
     UNION
     SELECT p.id, b.id FROM people p JOIN blocked b ON b.email_lower = p.email
     WHERE p.contact_id IS NULL

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import psycopg
 import pytest
 
 START_SECONDS = 60.0
@@ -114,6 +115,38 @@ def test_dev_with_a_database_starts_the_emulator_and_syncs_demo_customers(
     process = DevProcess({**dev_env, "DATABASE_URL": database_url}, seed=12)
     run_dev.append(process)
     check_dev(process, seeded=12)
+
+
+def test_dev_restarted_over_a_kept_database_writes_to_no_strangers(
+    run_dev: list[DevProcess], dev_env: dict[str, str], database_url: str
+) -> None:
+    """The second emulator starts empty, and other people come first under the old ids:
+    the ids the first one gave are forgotten, every customer gets a contact of their own."""
+    first = DevProcess({**dev_env, "DATABASE_URL": database_url}, seed=6)
+    run_dev.append(first)
+    check_dev(first, seeded=6)
+    with psycopg.connect(database_url, autocommit=True) as db:
+        stored = db.execute("SELECT count(brevo_contact_id) FROM customers").fetchone()
+    assert stored is not None and stored[0] > 0
+    again = DevProcess({**dev_env, "DATABASE_URL": database_url}, seed=6)
+    run_dev.append(again)
+    again.wait_for(rf"forgot the {stored[0]} contact ids")
+    base = again.wait_for(r"starting the Brevo EMULATOR at (http://127\.0\.0\.1:\d+)/v3").group(1)
+    again.wait_for(r"Ctrl-C stops everything")
+    with psycopg.connect(database_url, autocommit=True) as db:
+        deadline = time.monotonic() + SYNC_SECONDS
+        while True:
+            held = db.execute("SELECT lower(email), brevo_contact_id FROM customers"
+                              " WHERE marketing_opt_in AND brevo_contact_id IS NOT NULL"
+                              " ORDER BY email").fetchall()
+            pending = db.execute("SELECT count(*) FROM brevo_sync.queue").fetchone()
+            if pending == (0,) and len(held) == stored[0]:
+                break
+            assert time.monotonic() < deadline, (held, pending)
+            time.sleep(0.2)
+    contacts = {c["id"]: c for c in httpx.get(base + "/_emulator/contacts").json()["contacts"]}
+    assert all(contacts[cid]["email"] == email for email, cid in held)
+    assert again.interrupt() == 0
 
 
 @pytest.mark.slow

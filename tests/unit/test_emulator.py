@@ -815,6 +815,26 @@ async def test_reset_empties_the_account_but_keeps_the_defaults(
 
 
 @pytest.mark.anyio
+async def test_another_accounts_people_can_be_put_in_directly(
+    brevo: Client, control: Client, app: Any
+) -> None:
+    """Strangers added by a test take the account's ids from 1, as another account's would,
+    are validated as POST /contacts bodies, and are not counted as calls."""
+    added = await control.post("/_emulator/contacts", json={"contacts": [
+        {"email": "dora@example.com", "attributes": {"FIRSTNAME": "Dóra"}, "listIds": [2]},
+        {"email": "eve@example.com"}]})
+    clash = await control.post("/_emulator/contacts", json={"contacts": [
+        {"email": "DORA@example.com"}]})
+    invalid = await control.post("/_emulator/contacts", json={"contacts": [{"email": "nope"}]})
+    assert added.status_code == 201 and added.json() == {"ids": [1, 2]}
+    assert clash.status_code == 400 and invalid.status_code == 400
+    assert app.state.store.count() == 2 and sum(app.state.calls.values()) == 0
+    dora = await fetch(brevo, 1)
+    assert dora["email"] == "dora@example.com" and dora["listIds"] == [2]
+    assert dora["attributes"] == {"FIRSTNAME": "Dóra"}
+
+
+@pytest.mark.anyio
 async def test_deleting_in_the_ui_makes_the_contact_unknown(brevo: Client, control: Client) -> None:
     ada = await create(brevo, "ada@example.com")
     assert (await control.delete(f"/_emulator/contacts/{ada}")).status_code == 204
