@@ -9,6 +9,7 @@ from typing import Any, Literal
 
 from psycopg import AsyncConnection
 
+from brevo_sync.attributes import DEFAULT_NAMES, AttributeNames
 from brevo_sync.db import each_free_row, q
 from brevo_sync.model import Customer, QueueItem
 
@@ -24,6 +25,8 @@ class MirrorRow:
     attributes: dict[str, Any]
     list_ids: tuple[int, ...]
     email_blacklisted: bool
+    # None: not learnt by this push, the mirror keeps what it knew.
+    list_unsubscribed: tuple[int, ...] | None = None
 
 
 @dataclass
@@ -64,7 +67,8 @@ class Outcome:
 
 
 async def record(conn: AsyncConnection[Any], outcomes: Sequence[Outcome], *, worker: str,
-                 source: str, run_id: int | None = None) -> None:
+                 source: str, run_id: int | None = None,
+                 names: AttributeNames = DEFAULT_NAMES) -> None:
     """Write the outcomes down, queue last: a crash before the end redoes a push, never loses one.
 
     `conn` is in autocommit. On the application's table and on the queue (which its trigger
@@ -81,7 +85,7 @@ async def record(conn: AsyncConnection[Any], outcomes: Sequence[Outcome], *, wor
     final = [o for o in outcomes if o.result != "retry"]
     if final:
         await _save_state(conn, final)
-    await _save_mirror(conn, outcomes)
+    await _save_mirror(conn, outcomes, names)
     await conn.execute(q("add_history"), {
         "source": source, "run_id": run_id,
         "customer_ids": [o.item.customer_id for o in outcomes],
@@ -115,7 +119,8 @@ async def _save_state(conn: AsyncConnection[Any], outcomes: Sequence[Outcome]) -
     })
 
 
-async def _save_mirror(conn: AsyncConnection[Any], outcomes: Sequence[Outcome]) -> None:
+async def _save_mirror(conn: AsyncConnection[Any], outcomes: Sequence[Outcome],
+                       names: AttributeNames) -> None:
     gone = [o.forget_contact for o in outcomes if o.forget_contact is not None]
     if gone:
         await conn.execute(q("mirror_forget"), {"ids": gone})
@@ -133,7 +138,15 @@ async def _save_mirror(conn: AsyncConnection[Any], outcomes: Sequence[Outcome]) 
         "attributes": [json.dumps(m.attributes) for m in mirrors],
         "list_ids": [json.dumps(list(m.list_ids)) for m in mirrors],
         "blacklisted": [m.email_blacklisted for m in mirrors],
+        **names.sql_params(),
     })
+    learnt = [m for m in mirrors if m.list_unsubscribed is not None]
+    if learnt:
+        await conn.execute(q("mirror_list_unsubscribed"), {
+            "ids": [m.id for m in learnt],
+            "list_ids": ["{" + ",".join(str(i) for i in m.list_unsubscribed or ()) + "}"
+                         for m in learnt],
+        })
 
 
 def _lower(email: str | None) -> str | None:

@@ -19,6 +19,7 @@ from brevo_sync.brevo.errors import BrevoError, BrevoPermanentError
 from brevo_sync.config import ConfigError, Settings
 from brevo_sync.db import Pool, connect, q
 from brevo_sync.outcome import Outcome
+from brevo_sync.preflight import PreflightError
 from brevo_sync.service import engine_from, limiter_from, pool_from, prepare_brevo
 from listener.backoff import Backoff
 from listener.connection import (
@@ -149,7 +150,7 @@ async def _serve(
 
     async def main() -> None:
         nonlocal exit_code
-        refused = await _prepare(client, stop)
+        refused = await _prepare(client, settings, stop)
         if refused is not None:
             exit_code = refused
             return
@@ -168,14 +169,18 @@ async def _serve(
     return exit_code
 
 
-async def _prepare(client: BrevoClient, stop: asyncio.Event) -> int | None:
-    """Create the sync's attributes in Brevo, retrying while Brevo is unreachable. None when
-    ready (or stopped meanwhile), 1 when Brevo refuses for good (a wrong key, say)."""
+async def _prepare(client: BrevoClient, settings: Settings, stop: asyncio.Event) -> int | None:
+    """The preflight checks (brevo_sync/preflight.py), retrying while Brevo is unreachable.
+    None when ready (or stopped meanwhile), 1 when Brevo refuses for good (a wrong key, say)
+    or the account is not set up for the sync (a missing list, an attribute of another type)."""
     backoff = Backoff(*PREPARE_BACKOFF)
     while not stop.is_set():
         try:
-            await prepare_brevo(client)
+            await prepare_brevo(client, settings)
             return None
+        except PreflightError as exc:
+            log.error("listener_brevo_not_set_up", problems=exc.report.summary())
+            return 1
         except BrevoPermanentError as exc:
             log.error("listener_brevo_refused", error=str(exc), status=exc.status)
             return 1
