@@ -169,3 +169,15 @@ async def test_a_boolean_brevo_leaves_out_is_false(
     await engine.drain()
     assert brevo_calls() - before == 1
     assert "USED_WELCOME_OFFER" not in held(store, db, cid).attributes
+
+
+async def test_a_phone_left_out_is_shown_on_the_customers_row(
+        db: psycopg.Connection[Any], engine: Engine, http: Any) -> None:
+    add_customer(db, email="ada@example.com", phone="+1 555 0100")
+    assert (await engine.drain()).synced == 1
+    rows = (await http.get("/api/admin/views/matched")).json()["rows"]
+    assert [(r["status"], r["differs"], r["notes"]) for r in rows] == [
+        ("in_sync", [], ["phone '+1 555 0100' left out: not a valid phone number; pushed"
+                         " without it"])]
+    page = await http.get("/admin/clients", params={"view": "matched"})
+    assert "left out: not a valid phone number" in page.text
