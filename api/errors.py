@@ -15,6 +15,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import ExceptionHandler
 
 from brevo_sync.brevo import BrevoError
+from brevo_sync.preflight import PreflightError
 
 log = structlog.get_logger("api")
 
@@ -70,6 +71,13 @@ async def _brevo_failed(request: Request, exc: Exception) -> Response:
     return error_response(502, f"Brevo: {exc}")
 
 
+async def _not_set_up(request: Request, exc: Exception) -> Response:
+    # Brevo's account lacks what the sync writes to (brevo_sync/preflight.py): say what.
+    assert isinstance(exc, PreflightError)  # noqa: S101 - registered for PreflightError only
+    log.error("brevo_setup_problem", path=request.url.path, problems=exc.report.summary())
+    return error_response(503, str(exc))
+
+
 async def _unexpected(request: Request, exc: Exception) -> Response:
     log.error("unhandled_error", path=request.url.path, error=repr(exc))
     return error_response(500, "internal error")
@@ -81,5 +89,6 @@ EXCEPTION_HANDLERS: dict[Any, ExceptionHandler] = {
     PoolTimeout: _database_unavailable,
     psycopg.OperationalError: _database_unavailable,
     BrevoError: _brevo_failed,
+    PreflightError: _not_set_up,
     Exception: _unexpected,
 }

@@ -107,3 +107,4 @@ def test_listen_and_reconcile_refuse_to_start_on_a_setup_problem(
         result = json.loads(swept.stdout)
         assert result["status"] == "failed" and "list 99" in result["message"]
         assert contacts(base) == []
+
