@@ -70,7 +70,7 @@ async def _attempt(client: BrevoClient, item: QueueItem, customer: Customer | No
             outcome = await (_create(client, item, customer, action, names)
                              if isinstance(action, Create)
                              else _update(client, item, customer, action, known, names))
-            return _with_brevo_choices(outcome, held)
+            return _with_brevo_choices(outcome, held, action)
         return await _remove(client, item, customer, action, known)
     except BrevoPermanentError as exc:
         return Outcome(item, customer, action.name, "error", message=exc.message,
@@ -185,15 +185,15 @@ KEPT_BLOCKED = ("unsubscribed in Brevo themselves (Brevo records the person's ow
                 " unsubscription): kept blocklisted, never lifted by the sync")
 
 
-def _with_brevo_choices(outcome: Outcome, contact: Contact | None) -> Outcome:
-    """The mirror row learns what Brevo said of the person's choices, so that the sweep can
-    bring an unsubscription back into the customers table."""
+def _with_brevo_choices(outcome: Outcome, contact: Contact | None,
+                        action: Create | Update) -> Outcome:
+    """The mirror row learns what Brevo said of the person's choices (the lists they left,
+    a blocklist kept), so that the sweep can bring an unsubscription back into the table."""
     if contact is None or outcome.mirror is None or outcome.result != "ok":
         return outcome
     outcome.mirror = dataclasses.replace(
         outcome.mirror, list_unsubscribed=tuple(contact.list_unsubscribed),
-        email_blacklisted=outcome.mirror.email_blacklisted or (
-            contact.email_blacklisted and contact.user_unsubscriptions > 0))
+        email_blacklisted=contact.email_blacklisted and not action.unblock)
     return outcome
 
 
