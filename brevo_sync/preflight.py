@@ -148,9 +148,15 @@ async def _check_attribute(client: BrevoClient, existing: Mapping[str, str | Non
                            create: bool) -> Finding:
     if name in existing:
         return _typed(setting, name, kind, existing[name])
-    hint = _other_names_hint(setting, name, existing)
+    other = _same_meaning(setting, name, existing)
+    if other is not None:
+        # Creating FIRSTNAME beside PRENOM would store names where the account's templates
+        # do not look: the admin chooses.
+        return Finding(setting, name, PROBLEM,
+                       f"missing; the account has {other} instead (another language edition"
+                       f" of Brevo): set {setting}={other}, or create {name} in Brevo to use it")
     if not create:
-        return Finding(setting, name, PROBLEM, f"missing: create it as {kind}{hint}")
+        return Finding(setting, name, PROBLEM, f"missing: create it as {kind}")
     try:
         await client.create_attribute(name, kind)
     except BrevoError as exc:
@@ -158,7 +164,7 @@ async def _check_attribute(client: BrevoClient, existing: Mapping[str, str | Non
         return Finding(setting, name, PROBLEM,
                        f"missing, and Brevo refused to create it ({_message(exc)}): create it in"
                        f" {ATTRIBUTES_PAGE} as {kind}, or set {setting} to one that exists")
-    return Finding(setting, name, CREATED, f"{kind}, created now{hint}")
+    return Finding(setting, name, CREATED, f"{kind}, created now")
 
 
 def _typed(setting: str, name: str, kind: str, found: str | None) -> Finding:
@@ -170,12 +176,13 @@ def _typed(setting: str, name: str, kind: str, found: str | None) -> Finding:
                    f" it in {ATTRIBUTES_PAGE}, or set {setting} to a {kind} attribute")
 
 
-def _other_names_hint(setting: str, name: str, existing: Mapping[str, str | None]) -> str:
+def _same_meaning(setting: str, name: str, existing: Mapping[str, str | None]) -> str | None:
+    """The attribute another language edition of Brevo gives a default name, when the account
+    has it and the setting was left at the default."""
     default = setting.removeprefix("BREVO_ATTR_")
-    others = [other for other in OTHER_NAMES.get(default, ()) if other in existing]
-    if name != default or not others:
-        return ""
-    return f" (the account has {others[0]}: set {setting}={others[0]} to use it instead)"
+    if name != default:
+        return None
+    return next((other for other in OTHER_NAMES.get(default, ()) if other in existing), None)
 
 
 def _account_error(exc: BrevoError) -> BrevoError | None:

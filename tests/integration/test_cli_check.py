@@ -76,6 +76,10 @@ def test_a_nom_prenom_account_works_end_to_end_with_the_settings(
     add_customer(db, email="amelie@example.fr", first_name="Amélie", last_name="Poulain",
                  used_welcome_offer=True)
     with emulator_process("--account-language", "fr") as base:
+        defaults = run("check", env=brevo_env(base))
+        assert defaults.returncode == 1
+        assert "set BREVO_ATTR_FIRSTNAME=PRENOM" in defaults.stdout
+        assert "set BREVO_ATTR_LASTNAME=NOM" in defaults.stdout
         env = {"DATABASE_URL": database_url, **brevo_env(
             base, BREVO_ATTR_FIRSTNAME="PRENOM", BREVO_ATTR_LASTNAME="NOM")}
         checked = run("check", env=env)

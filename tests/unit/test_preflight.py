@@ -113,13 +113,15 @@ async def test_a_french_account_works_with_its_names(client: BrevoClient, app: A
     assert app.state.store.attributes.get("FIRSTNAME") is None
 
 
-async def test_on_a_french_account_the_defaults_are_created_with_a_hint(
+async def test_on_a_french_account_the_default_names_point_at_its_own(
         client: BrevoClient, app: Any) -> None:
     app.state.store.attributes.reset("fr")
     report = await run_preflight(client, settings())
-    assert report.ok and results(report)["BREVO_ATTR_FIRSTNAME"] == ("FIRSTNAME", CREATED)
-    first = next(f for f in report.findings if f.check == "BREVO_ATTR_FIRSTNAME")
-    assert "set BREVO_ATTR_FIRSTNAME=PRENOM" in first.detail
+    assert [(f.check, f.name) for f in report.problems] == [
+        ("BREVO_ATTR_FIRSTNAME", "FIRSTNAME"), ("BREVO_ATTR_LASTNAME", "LASTNAME")]
+    assert "the account has PRENOM instead" in report.problems[0].detail
+    assert "set BREVO_ATTR_LASTNAME=NOM" in report.problems[1].detail
+    assert app.state.store.attributes.get("FIRSTNAME") is None, "created beside PRENOM"
 
 
 async def test_without_creating_a_missing_attribute_is_a_problem(client: BrevoClient) -> None:
