@@ -13,6 +13,7 @@ from brevo_sync.brevo.errors import (
     BrevoError,
     BrevoNotFoundError,
     BrevoPermanentError,
+    is_duplicate_email,
     is_duplicate_sms,
     is_invalid_phone,
 )
@@ -92,7 +93,30 @@ async def _create(client: BrevoClient, item: QueueItem, customer: Customer | Non
                             sms_withheld=action.sms_withheld)
             return await _update(client, item, customer, rename, None, names)
 
+    if action.list_ids and not action.unblock:
+        # Create only: a new contact cannot have left the list, so it joins it in one call.
+        # An email Brevo already holds (the mirror did not know it) is asked about first.
+        try:
+            return await _sent(client, item, customer, action, names, only_new=True)
+        except BrevoPermanentError as exc:
+            if not is_duplicate_email(exc):
+                raise
+        chosen, contact = await _respect_brevo_choices(client, action, None, ask=True)
+        assert isinstance(chosen, Create)
+        outcome = await _sent(client, item, customer, chosen, names, only_new=False)
+        return _with_brevo_choices(outcome, contact, chosen)
+    return await _sent(client, item, customer, action, names, only_new=False)
+
+
+async def _sent(client: BrevoClient, item: QueueItem, customer: Customer | None,
+                action: Create, names: AttributeNames, *, only_new: bool) -> Outcome:
+    """Send a Create: as a create only (`only_new`: an existing email is a 400), or as an
+    upsert."""
+
     async def send(attrs: dict[str, Any]) -> int:
+        if only_new:
+            return await client.create_contact(action.email, attrs,
+                                               list_ids=list(action.list_ids))
         return await client.upsert_contact(action.email, attrs, list_ids=list(action.list_ids),
                                            email_blacklisted=False if action.unblock else None)
 
@@ -159,14 +183,15 @@ def _join(*notes: str | None) -> str | None:
 
 
 async def _respect_brevo_choices(client: BrevoClient, action: Create | Update,
-                                 known: KnownContact | None
+                                 known: KnownContact | None, *, ask: bool = False
                                  ) -> tuple[Create | Update, Contact | None]:
     """What the person chose in Brevo wins over the push (§14.5): a list they left is not
     added back, and a blocklist that is their own unsubscription is not lifted. The mirror
-    may not know the contact, or not have the statistics: Brevo is asked when it matters.
+    may not know the contact, or not have the statistics: Brevo is asked when it matters
+    (a Create that joins a list asks only when the email turns out to exist, see _create).
     Returns the action to send, and the contact when one was read."""
-    unknown = known is None or (isinstance(action, Update) and known.id != action.contact_id)
-    if not (action.unblock or (action.list_ids and unknown)):
+    unknown = isinstance(action, Update) and (known is None or known.id != action.contact_id)
+    if not (ask or action.unblock or (action.list_ids and unknown)):
         return action, None
     contact = await (client.get_contact_by_id(action.contact_id) if isinstance(action, Update)
                      else client.get_contact_by_email(action.email))

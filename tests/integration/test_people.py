@@ -181,3 +181,15 @@ async def test_a_phone_left_out_is_shown_on_the_customers_row(
                          " without it"])]
     page = await http.get("/admin/clients", params={"view": "matched"})
     assert "left out: not a valid phone number" in page.text
+
+
+async def test_a_new_customer_joins_the_list_in_one_call(
+        db: psycopg.Connection[Any], engine: Engine, store: Any, brevo_calls: Any,
+        emulator_app: Any) -> None:
+    """Only an email Brevo turns out to hold already is asked about before joining the list."""
+    emulator_app.state.config.list_unsubscription = True
+    cid = add_customer(db)
+    before = brevo_calls()
+    assert (await engine.drain()).synced == 1
+    assert brevo_calls() - before == 1
+    assert held(store, db, cid).list_ids == {TEST_LIST_ID}
