@@ -26,11 +26,11 @@ class Actions:
         self._prepare_lock = asyncio.Lock()
 
     async def prepare(self) -> None:
-        """Create the sync's attributes in Brevo once per process, on first need: an app
-        that cannot reach Brevo still starts and shows its pages."""
+        """The preflight checks (creating the sync's attributes) once per process, on first
+        need: an app that cannot reach Brevo still starts and shows its pages."""
         async with self._prepare_lock:
             if not self._prepared:
-                await prepare_brevo(self.client)
+                await prepare_brevo(self.client, self.settings)
                 self._prepared = True
 
     async def push(self, customer_id: UUID) -> Outcome | None:
@@ -48,6 +48,7 @@ class Actions:
         return await run_sweep(self.settings, self.pool, self.client, source="admin", budget=budget)
 
     async def refresh_mirror(self, full: bool) -> dict[str, Any]:
-        refreshed = await refresh_mirror(self.pool, self.client, full=full)
+        refreshed = await refresh_mirror(self.pool, self.client, full=full,
+                                         names=self.settings.attribute_names)
         await note_accepted(self.pool, source="admin")
         return refreshed.as_json()

@@ -16,6 +16,7 @@ from starlette.types import ExceptionHandler
 
 from brevo_sync.brevo import BrevoAccountError, BrevoError
 from brevo_sync.pause import note_refused
+from brevo_sync.preflight import PreflightError
 
 log = structlog.get_logger("api")
 
@@ -80,6 +81,11 @@ async def _brevo_refused_account(request: Request, exc: Exception) -> Response:
         503, f"Brevo refuses the account: {exc}. Pushing is paused; nothing was recorded"
         " against the customer, who stays pending until Brevo answers again",
         paused={"status": exc.status, "code": exc.code, "reason": str(exc)})
+async def _not_set_up(request: Request, exc: Exception) -> Response:
+    # Brevo's account lacks what the sync writes to (brevo_sync/preflight.py): say what.
+    assert isinstance(exc, PreflightError)  # noqa: S101 - registered for PreflightError only
+    log.error("brevo_setup_problem", path=request.url.path, problems=exc.report.summary())
+    return error_response(503, str(exc))
 
 
 async def _unexpected(request: Request, exc: Exception) -> Response:
@@ -94,5 +100,6 @@ EXCEPTION_HANDLERS: dict[Any, ExceptionHandler] = {
     psycopg.OperationalError: _database_unavailable,
     BrevoAccountError: _brevo_refused_account,
     BrevoError: _brevo_failed,
+    PreflightError: _not_set_up,
     Exception: _unexpected,
 }

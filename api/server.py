@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+
+import structlog
 import uvicorn
 
 from api.app import create_app
+from brevo_sync.brevo import BrevoError
 from brevo_sync.config import ConfigError, Settings
+from brevo_sync.service import client_from, prepare_brevo
+
+log = structlog.get_logger("api.server")
 
 
 def serve(settings: Settings, host: str = "127.0.0.1", port: int = 8000) -> int:
@@ -18,6 +25,7 @@ def serve(settings: Settings, host: str = "127.0.0.1", port: int = 8000) -> int:
         )
     settings.require_database()
     settings.require_brevo_key()
+    asyncio.run(_preflight(settings))
     uvicorn.run(
         create_app(settings),
         host=host,
@@ -27,3 +35,14 @@ def serve(settings: Settings, host: str = "127.0.0.1", port: int = 8000) -> int:
         proxy_headers=False,
     )
     return 0
+
+
+async def _preflight(settings: Settings) -> None:
+    """The preflight checks: a setup problem stops `serve` (PreflightError, shown by the
+    command line); Brevo unreachable or refusing the key does not, so the pages still show
+    what the sync knows."""
+    async with client_from(settings) as client:
+        try:
+            await prepare_brevo(client, settings)
+        except BrevoError as exc:
+            log.error("serve_brevo_unavailable", error=str(exc))

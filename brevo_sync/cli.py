@@ -7,10 +7,12 @@ import asyncio
 import json
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from brevo_sync.config import ConfigError, Settings
 from brevo_sync.logs import configure
 from brevo_sync.migrate import MigrationError
+from brevo_sync.preflight import PreflightError
 from brevo_sync.status import Status
 
 
@@ -24,6 +26,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except MigrationError as exc:
         print(f"brevo-sync: migrations: {exc}", file=sys.stderr)
+        return 1
+    except PreflightError as exc:
+        print(exc.report.table(), file=sys.stderr)
+        print(f"brevo-sync: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130
@@ -56,6 +62,12 @@ def _parser() -> argparse.ArgumentParser:
                            help="stop pushing after this long; the rest waits for next time")
     reconcile.set_defaults(run=_reconcile)
 
+    check = commands.add_parser(
+        "check", help="check the Brevo account's setup: key, list, attributes (creates missing"
+        " attributes); exits 1 on any problem")
+    check.add_argument("--json", action="store_true")
+    check.set_defaults(run=_check)
+
     status = commands.add_parser("status", help="print sync totals")
     status.add_argument("--json", action="store_true")
     status.set_defaults(run=_status)
@@ -81,6 +93,12 @@ def _parser() -> argparse.ArgumentParser:
     fake.add_argument("--contacts-rps", type=float, default=10)
     fake.add_argument("--contacts-rph", type=int, default=36_000)
     fake.add_argument("--other-rph", type=int, default=100)
+    fake.add_argument("--account-language", choices=("en", "fr"), default="en",
+                      help="fr: an account with NOM/PRENOM instead of FIRSTNAME/LASTNAME")
+    fake.add_argument("--list-unsubscription", action="store_true",
+                      help="per-list unsubscription on (contacts carry listUnsubscribed)")
+    fake.add_argument("--import-false-keeps-true", action="store_true",
+                      help="a false in an import body does not overwrite a true, as reported")
     fake.set_defaults(run=_fake_brevo)
     return parser
 
@@ -110,7 +128,7 @@ async def _drain_once(settings: Settings) -> int:
 
     async with pool_from(settings, "brevo-sync-drain") as pool, client_from(settings) as client:
         try:
-            await prepare_brevo(client)
+            await prepare_brevo(client, settings)
             report = await engine_from(settings, pool, client, source="cli").drain()
         except BrevoAccountError as exc:
             # The account's failure: every row stays pending, untouched, for the next run.
@@ -122,6 +140,21 @@ async def _drain_once(settings: Settings) -> int:
     print(json.dumps({"synced": report.synced, "failed": report.failed,
                       "retrying": counts.get("retry", 0), "bulk_imports": report.bulk_imports}))
     return 0
+
+
+def _check(args: argparse.Namespace) -> int:
+    from brevo_sync.preflight import run_preflight
+    from brevo_sync.service import client_from
+
+    settings = Settings.from_env()
+
+    async def checked() -> Any:
+        async with client_from(settings) as client:
+            return await run_preflight(client, settings)
+
+    report = asyncio.run(checked())
+    print(json.dumps(report.as_json()) if args.json else report.table())
+    return 0 if report.ok else 1
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -167,6 +200,8 @@ def _fake_brevo(args: argparse.Namespace) -> int:
         storm_rate=args.storm_rate, storm_seconds=args.storm_seconds,
         rate_limits=args.rate_limits, contacts_rps=args.contacts_rps,
         contacts_rph=args.contacts_rph, other_rph=args.other_rph,
+        account_language=args.account_language, list_unsubscription=args.list_unsubscription,
+        import_false_keeps_true=args.import_false_keeps_true,
     )
     print(f"Brevo emulator (not the real Brevo) on http://{args.host}:{args.port}/v3",
           file=sys.stderr)

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from typing import Literal
 from urllib.parse import urlsplit
 
+from brevo_sync.attributes import NAME_CHARACTERS, AttributeNames
+
 RemovalAction = Literal["blocklist", "unlist", "delete", "none"]
 REMOVAL_ACTIONS: tuple[RemovalAction, ...] = ("blocklist", "unlist", "delete", "none")
 
@@ -72,6 +74,7 @@ class Settings:
     bulk_threshold: int = 200
     history_retention_days: int = 90
     reconcile_budget_seconds: float = 240.0
+    attribute_names: AttributeNames = field(default_factory=AttributeNames)
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -116,6 +119,7 @@ class Settings:
             bulk_threshold=_int(env, "BREVO_BULK_THRESHOLD", minimum=1) or 200,
             history_retention_days=_int(env, "HISTORY_RETENTION_DAYS", minimum=1) or 90,
             reconcile_budget_seconds=_float(env, "RECONCILE_BUDGET_SECONDS", 240.0, 1.0, 86_400.0),
+            attribute_names=_attribute_names(env),
         )
 
 
@@ -189,6 +193,35 @@ def _choice(env: Mapping[str, str], name: str, default: RemovalAction) -> Remova
         if value.lower() == action:
             return action
     raise ConfigError(f"{name} must be one of {', '.join(REMOVAL_ACTIONS)}, got {value!r}")
+
+
+def _attribute_names(env: Mapping[str, str]) -> AttributeNames:
+    default = AttributeNames()
+    names = AttributeNames(
+        firstname=_attribute(env, "BREVO_ATTR_FIRSTNAME", default.firstname),
+        lastname=_attribute(env, "BREVO_ATTR_LASTNAME", default.lastname),
+        sms=_attribute(env, "BREVO_ATTR_SMS", default.sms),
+        used_welcome_offer=_attribute(env, "BREVO_ATTR_USED_WELCOME_OFFER",
+                                      default.used_welcome_offer),
+    )
+    seen: dict[str, str] = {}
+    for setting, name, _ in names.wanted():
+        if name in seen:
+            raise ConfigError(f"{setting} names the same attribute as {seen[name]}: {name}")
+        seen[name] = setting
+    return names
+
+
+def _attribute(env: Mapping[str, str], name: str, default: str) -> str:
+    """An attribute name as Brevo spells it: upper-case letters, digits and underscores."""
+    value = _str(env, name)
+    if value is None:
+        return default
+    upper = value.upper()
+    if not set(upper) <= NAME_CHARACTERS or upper in ("EMAIL",):
+        raise ConfigError(f"{name} must be a Brevo attribute name such as NOM (letters, digits"
+                          f" and underscores, not EMAIL), got {value!r}")
+    return upper
 
 
 def _region(env: Mapping[str, str], name: str) -> str | None:

@@ -10,9 +10,16 @@ from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
+from brevo_sync.attributes import DEFAULT_NAMES, AttributeNames
 from brevo_sync.config import RemovalAction
 from brevo_sync.model import Customer, KnownContact, QueueItem, SyncMemory
-from brevo_sync.normalize import InvalidField, normalize_email, normalize_name, normalize_phone
+from brevo_sync.normalize import (
+    InvalidField,
+    normalize_email,
+    normalize_name,
+    normalize_phone,
+    phone_problem,
+)
 
 
 @dataclass(frozen=True)
@@ -21,6 +28,7 @@ class Policy:
     opt_out_action: RemovalAction = "blocklist"
     delete_action: RemovalAction = "unlist"
     phone_region: str | None = None
+    attributes: AttributeNames = DEFAULT_NAMES
 
 
 @dataclass(frozen=True)
@@ -32,6 +40,9 @@ class Create:
     # recorded: if Brevo holds that email, the contact is renamed instead of duplicated.
     previous_email: str | None = None
     unblock: bool = False
+    note: str | None = None
+    # The customer's phone is left out (Brevo would refuse it): not drift until the row changes.
+    sms_withheld: bool = False
     name: str = "create"
 
 
@@ -46,6 +57,7 @@ class Update:
     # When the mirror did not know the contact, a vanished contact is created again.
     recreate: Create | None = None
     note: str | None = None
+    sms_withheld: bool = False
     name: str = "update"
 
 
@@ -62,6 +74,7 @@ class Remove:
 @dataclass(frozen=True)
 class Nothing:
     reason: str
+    sms_withheld: bool = False
     name: str = "none"
 
 
@@ -96,38 +109,52 @@ def decide(
         )
     try:
         email = normalize_email(customer.email)
-        attributes = desired_attributes(customer, policy.phone_region)
+        attributes = desired_attributes(customer, policy.phone_region, policy.attributes)
     except InvalidField as exc:
         return Reject(str(exc))
     return _opted_in(customer, email, attributes, known, memory, policy)
 
 
-def desired_attributes(customer: Customer, phone_region: str | None) -> dict[str, Any]:
+def desired_attributes(customer: Customer, phone_region: str | None,
+                       names: AttributeNames = DEFAULT_NAMES) -> dict[str, Any]:
+    """What Brevo should hold, under the account's attribute names. A phone Brevo would
+    refuse is left out (see normalize.phone_problem), so the rest still reaches Brevo."""
     attributes: dict[str, Any] = {
-        "FIRSTNAME": normalize_name("first_name", customer.first_name),
-        "LASTNAME": normalize_name("last_name", customer.last_name),
-        "USED_WELCOME_OFFER": bool(customer.used_welcome_offer),
+        names.firstname: normalize_name("first_name", customer.first_name),
+        names.lastname: normalize_name("last_name", customer.last_name),
+        names.used_welcome_offer: bool(customer.used_welcome_offer),
     }
     sms = normalize_phone(customer.phone, phone_region)
     if sms is not None:
-        attributes["SMS"] = sms
+        attributes[names.sms] = sms
     return attributes
 
 
-def attribute_changes(desired: dict[str, Any], current: dict[str, Any]) -> dict[str, Any]:
+def attribute_changes(desired: dict[str, Any], current: dict[str, Any],
+                      names: AttributeNames = DEFAULT_NAMES) -> dict[str, Any]:
     """The attributes to send so that Brevo holds `desired`; a phone removed is cleared."""
-    changes = {k: v for k, v in desired.items() if not _same(k, v, current.get(k))}
-    if "SMS" not in desired and current.get("SMS"):
-        changes["SMS"] = ""
+    changes = {k: v for k, v in desired.items() if not _same(k, v, current.get(k), names)}
+    if names.sms not in desired and current.get(names.sms):
+        changes[names.sms] = ""
     return changes
 
 
-def _same(name: str, wanted: Any, held: Any) -> bool:
-    if name == "SMS":
+def _same(name: str, wanted: Any, held: Any, names: AttributeNames) -> bool:
+    if name == names.sms:
         return _digits(wanted) == _digits(held)
+    if isinstance(wanted, bool):
+        # Brevo may leave a false (or never set) boolean out: missing equals false.
+        return wanted == as_bool(held)
     if isinstance(wanted, str):
         return wanted == (held or "")
     return bool(wanted == held)
+
+
+def as_bool(value: Any) -> bool:
+    """A boolean attribute as Brevo may return it: true, "true", or absent (false)."""
+    if isinstance(value, str):
+        return value.strip().lower() == "true"
+    return value is True
 
 
 def _digits(value: Any) -> str:
@@ -143,31 +170,50 @@ def _opted_in(
     policy: Policy,
 ) -> Action:
     lists = (policy.list_id,) if policy.list_id else ()
-    create = Create(email, attributes, lists)
+    notes = []
+    if known is not None and policy.list_id in known.list_unsubscribed:
+        # Adding them back would re-subscribe someone who left the list (§14.5).
+        lists = ()
+        notes.append(LIST_UNSUBSCRIBED)
+    phone_note = phone_problem(customer.phone, policy.phone_region)
+    if phone_note:
+        notes.append(phone_note)
+    withheld = phone_note is not None
+    create = Create(email, attributes, lists, note=_join(notes), sms_withheld=withheld)
     contact_id = customer.brevo_contact_id or (known.id if known else None)
     ours = memory is not None and memory.removed_by_sync == "blocklist"
     if contact_id is None:
         pushed = memory.pushed_email if memory else None
         previous = pushed if pushed and pushed != email else None
-        return Create(email, attributes, lists, previous_email=previous, unblock=ours)
+        return Create(email, attributes, lists, previous_email=previous, unblock=ours,
+                      note=_join(notes), sms_withheld=withheld)
     if known is None or known.id != contact_id:
         # The mirror has not seen this contact: send everything, by id, so an email change
         # renames the contact instead of creating a second one.
         return Update(contact_id, email, new_email=email, attributes=attributes,
-                      list_ids=lists, unblock=ours, recreate=create)
+                      list_ids=lists, unblock=ours, recreate=create, note=_join(notes),
+                      sms_withheld=withheld)
     # The sync's own blocklist is lifted, even when the mirror has not seen it yet (the
     # blocklist call may have gone through unrecorded); a successful push forgets it.
     unblock = ours
-    note = None
     if known.email_blacklisted and not ours:
-        note = "unsubscribed in Brevo: kept blocklisted, never re-subscribed by the sync"
+        notes.insert(0, "unsubscribed in Brevo: kept blocklisted, never re-subscribed by the sync")
+    note = _join(notes)
     new_email = email if (known.email or "").lower() != email else None
-    changes = attribute_changes(attributes, known.attributes)
+    changes = attribute_changes(attributes, known.attributes, policy.attributes)
     add_lists = tuple(i for i in lists if i not in known.list_ids)
     if not (new_email or changes or add_lists or unblock):
-        return Nothing(note or "in sync")
+        return Nothing(note or "in sync", sms_withheld=withheld)
     return Update(contact_id, email, new_email=new_email, attributes=changes,
-                  list_ids=add_lists, unblock=unblock, recreate=create, note=note)
+                  list_ids=add_lists, unblock=unblock, recreate=create, note=note,
+                  sms_withheld=withheld)
+
+
+LIST_UNSUBSCRIBED = "unsubscribed from the list in Brevo: not added back by the sync"
+
+
+def _join(notes: list[str]) -> str | None:
+    return "; ".join(notes) or None
 
 
 def _opted_out(

@@ -23,10 +23,11 @@ from uuid import UUID
 
 import structlog
 
+from brevo_sync.attributes import AttributeNames
 from brevo_sync.brevo import BrevoClient
 from brevo_sync.brevo.errors import BrevoAccountError, BrevoError
 from brevo_sync.db import Pool, each_free_row, q
-from brevo_sync.decide import Action, Create, Policy, Remove, Update, decide
+from brevo_sync.decide import Action, Create, Policy, Remove, Update, as_bool, decide
 from brevo_sync.identity import claim_of
 from brevo_sync.importer import ImportRow, push_import
 from brevo_sync.mirror import vouch_for_mirror
@@ -177,7 +178,7 @@ class Engine:
         await self._note_intents(prepared)
         one_by_one = prepared
         if bulk and self.policy.list_id is not None:
-            rows, one_by_one = _split_for_import(prepared, self.policy.phone_region)
+            rows, one_by_one = _split_for_import(prepared, self.policy.attributes)
             if len(rows) >= self.bulk_threshold:
                 one_by_one += await self._import(rows, report, deadline)
             else:
@@ -292,7 +293,8 @@ class Engine:
                 if refused or _should_stop(deadline, stop):
                     return False
                 try:
-                    outcome = await push(self.client, p.item, p.customer, p.action, p.known)
+                    outcome = await push(self.client, p.item, p.customer, p.action, p.known,
+                                         names=self.policy.attributes)
                 except BrevoAccountError as exc:
                     refused.append(exc)
                     return False
@@ -330,7 +332,7 @@ class Engine:
     async def _record(self, outcomes: Sequence[Outcome], report: DrainReport) -> None:
         async with self.pool.connection() as conn:
             await record(conn, outcomes, worker=self.worker, source=self.source,
-                         run_id=self.run_id)
+                         run_id=self.run_id, names=self.policy.attributes)
         report.add(outcomes)
         for outcome in outcomes:
             log.info("brevo_push", customer_id=str(outcome.item.customer_id),
@@ -340,10 +342,10 @@ class Engine:
                 self.on_outcome(outcome)
 
 
-def _split_for_import(prepared: list[Prepared], region: str | None
+def _split_for_import(prepared: list[Prepared], names: AttributeNames
                       ) -> tuple[list[ImportRow], list[Prepared]]:
     """Creates and plain attribute updates can go in an import; renames, unblocks, clearing a
-    phone and removals cannot."""
+    phone, removals and anyone the import's list must not take (they left it) cannot."""
     rows: list[ImportRow] = []
     rest: list[Prepared] = []
     for p in prepared:
@@ -351,14 +353,26 @@ def _split_for_import(prepared: list[Prepared], region: str | None
         full = a if isinstance(a, Create) else (a.recreate if isinstance(a, Update) else None)
         importable = (isinstance(a, Create) and not a.unblock and not a.previous_email) or (
             isinstance(a, Update) and a.new_email is None and not a.unblock
-            and a.attributes.get("SMS") != "" and a.recreate is not None
+            and a.attributes.get(names.sms) != "" and a.recreate is not None
             and p.known is not None and not p.known.email_blacklisted
         )
-        if importable and full is not None and p.customer is not None:
-            rows.append(ImportRow(p.item, p.customer, full.email, full.attributes, a.name))
+        if importable and full is not None and p.customer is not None and full.list_ids \
+                and not _clears_a_true(full.attributes, p.known, names):
+            rows.append(ImportRow(p.item, p.customer, full.email, full.attributes, a.name,
+                                  full.note, full.sms_withheld))
         else:
             rest.append(p)
     return rows, rest
+
+
+def _clears_a_true(attributes: dict[str, Any], known: KnownContact | None,
+                   names: AttributeNames) -> bool:
+    """A false in an import does not overwrite a true Brevo holds (§14.4): such a row goes
+    one by one, where a false is a false."""
+    if known is None:
+        return False
+    return any(attributes.get(name) is False and as_bool(known.attributes.get(name))
+               for name in names.booleans)
 
 
 def _intent(action: Create | Update | Remove) -> tuple[str | None, str | None]:
@@ -392,7 +406,8 @@ def _known(row: dict[str, Any]) -> KnownContact | None:
     if row["m_id"] is None:
         return None
     return KnownContact(row["m_id"], row["m_email"], dict(row["m_attributes"] or {}),
-                        frozenset(row["m_list_ids"] or ()), bool(row["m_email_blacklisted"]))
+                        frozenset(row["m_list_ids"] or ()), bool(row["m_email_blacklisted"]),
+                        frozenset(row["m_list_unsubscribed"] or ()))
 
 
 def _memory(row: dict[str, Any]) -> SyncMemory | None:

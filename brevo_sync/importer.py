@@ -36,6 +36,8 @@ class ImportRow:
     email: str
     attributes: dict[str, Any]
     action: str
+    note: str | None = None       # for the history: a phone left out, say
+    sms_withheld: bool = False
 
 
 async def push_import(client: BrevoClient, rows: Sequence[ImportRow], list_id: int, *,
@@ -67,7 +69,8 @@ async def push_import(client: BrevoClient, rows: Sequence[ImportRow], list_id: i
                            tuple(contact.list_ids), contact.email_blacklisted)
         found[row.email] = Outcome(row.item, row.customer, row.action, "ok",
                                    contact_id=contact.id, mirror=mirror,
-                                   message="bulk import")
+                                   message="; ".join(filter(None, ("bulk import", row.note))),
+                                   sms_withheld=row.sms_withheld)
         if len(found) == len(wanted):
             break
     elapsed_ms = (time.perf_counter() - started) * 1000

@@ -20,6 +20,7 @@ from typing import Any
 import psycopg
 import structlog
 
+from brevo_sync.attributes import DEFAULT_NAMES, AttributeNames
 from brevo_sync.brevo import BrevoClient, BrevoError, Contact
 from brevo_sync.db import Pool, q
 
@@ -110,8 +111,10 @@ def count_mismatch(mirror_count: int, brevo_count: int) -> str | None:
 
 
 async def refresh_mirror(pool: Pool, client: BrevoClient, *, full: bool = False,
-                         on_page: Callable[[int], None] | None = None) -> MirrorRefresh:
-    """Bring the mirror up to date with Brevo; `on_page(listed so far)` reports progress."""
+                         on_page: Callable[[int], None] | None = None,
+                         names: AttributeNames = DEFAULT_NAMES) -> MirrorRefresh:
+    """Bring the mirror up to date with Brevo; `on_page(listed so far)` reports progress.
+    `names` are the account's attribute names (settings BREVO_ATTR_*)."""
     began = datetime.now(UTC)
     # Counted first: a contact created while listing then makes Brevo's count smaller than
     # the mirror's only if it was also deleted meanwhile. The oldest contact marks the account.
@@ -126,7 +129,8 @@ async def refresh_mirror(pool: Pool, client: BrevoClient, *, full: bool = False,
     listed = 0
     if reason is None:
         assert state.watermark is not None
-        listed, _ = await _list_into_mirror(pool, client, state.watermark - OVERLAP, on_page)
+        listed, _ = await _list_into_mirror(pool, client, state.watermark - OVERLAP, on_page,
+                                            names)
         mirror_count = await _mirror_count(pool)
         reason = count_mismatch(mirror_count, brevo_count)
         if reason is None:
@@ -135,7 +139,7 @@ async def refresh_mirror(pool: Pool, client: BrevoClient, *, full: bool = False,
             _vouched.add(client)
             log.info("mirror_refresh", full=False, listed=listed, brevo_count=brevo_count)
             return MirrorRefresh(False, "incremental", listed, 0, brevo_count, mirror_count)
-    refreshed = await _full_refresh(pool, client, reason, listed, on_page, mark)
+    refreshed = await _full_refresh(pool, client, reason, listed, on_page, mark, names)
     _vouched.add(client)
     return refreshed
 
@@ -176,7 +180,8 @@ async def _check_account(pool: Pool, state: MirrorState, oldest: Contact | None)
 
 
 async def _full_refresh(pool: Pool, client: BrevoClient, reason: str, listed_before: int,
-                        on_page: Callable[[int], None] | None, mark: str) -> MirrorRefresh:
+                        on_page: Callable[[int], None] | None, mark: str,
+                        names: AttributeNames) -> MirrorRefresh:
     began = datetime.now(UTC)
     # Rows not seen since this moment (by the database's clock, as seen_at is) are pruned.
     seen_since = (await _read_state(pool)).db_now
@@ -185,7 +190,7 @@ async def _full_refresh(pool: Pool, client: BrevoClient, reason: str, listed_bef
         if on_page is not None:
             on_page(listed_before + n)
 
-    listed, brevo_count = await _list_into_mirror(pool, client, None, page_done)
+    listed, brevo_count = await _list_into_mirror(pool, client, None, page_done, names)
     async with pool.connection() as conn:
         pruned = (await conn.execute(q("mirror_prune"), {"since": seen_since})).rowcount
     mirror_count = await _mirror_count(pool)
@@ -196,7 +201,8 @@ async def _full_refresh(pool: Pool, client: BrevoClient, reason: str, listed_bef
 
 
 async def _list_into_mirror(pool: Pool, client: BrevoClient, since: datetime | None,
-                            on_page: Callable[[int], None] | None) -> tuple[int, int]:
+                            on_page: Callable[[int], None] | None,
+                            names: AttributeNames) -> tuple[int, int]:
     """List contacts (modified since `since`, or all) page by page into the mirror; returns
     how many were listed and the total Brevo reported. The next page is fetched while the
     last one is written, so the listing runs at the rate limiter's pace."""
@@ -220,7 +226,7 @@ async def _list_into_mirror(pool: Pool, client: BrevoClient, since: datetime | N
             if more:
                 pending = fetch(offset)
             if page:
-                await upsert_contacts(pool, page, fetched_at=fetched_at)
+                await upsert_contacts(pool, page, fetched_at=fetched_at, names=names)
             listed += len(page)
             if on_page is not None:
                 on_page(listed)
@@ -235,10 +241,12 @@ async def _list_into_mirror(pool: Pool, client: BrevoClient, since: datetime | N
 
 
 async def upsert_contacts(pool: Pool, contacts: Sequence[Contact], *,
-                          fetched_at: datetime | None = None) -> None:
+                          fetched_at: datetime | None = None,
+                          names: AttributeNames = DEFAULT_NAMES) -> None:
     """Write listed contacts into the mirror, as one short transaction sorted by id. A contact
     a push recorded after `fetched_at` keeps the push's state: the page is older news."""
-    params: dict[str, Any] = {**_upsert_params(contacts), "fetched_at": fetched_at}
+    params: dict[str, Any] = {**_upsert_params(contacts), "fetched_at": fetched_at,
+                              **names.sql_params()}
     emails = {"emails": [e for e in params["emails"] if e], "ids": params["ids"]}
     for attempt in range(1, UPSERT_ATTEMPTS + 1):
         try:
@@ -260,6 +268,8 @@ def _upsert_params(contacts: Sequence[Contact]) -> dict[str, list[Any]]:
         "emails": [c.email for c in ordered],
         "attributes": [json.dumps(c.attributes) for c in ordered],
         "list_ids": ["{" + ",".join(str(i) for i in c.list_ids) + "}" for c in ordered],
+        "list_unsubscribed": ["{" + ",".join(str(i) for i in c.list_unsubscribed) + "}"
+                              for c in ordered],
         "email_blacklisted": [c.email_blacklisted for c in ordered],
         "sms_blacklisted": [c.sms_blacklisted for c in ordered],
         "created_at": [c.created_at for c in ordered],

@@ -41,6 +41,8 @@ class KnownContact:
     attributes: dict[str, Any] = field(default_factory=dict)
     list_ids: frozenset[int] = frozenset()
     email_blacklisted: bool = False
+    # Lists the person left in Brevo (per-list unsubscription): never added back.
+    list_unsubscribed: frozenset[int] = frozenset()
 
 
 @dataclass(frozen=True)

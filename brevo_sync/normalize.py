@@ -48,23 +48,41 @@ def normalize_name(field: str, raw: str | None) -> str:
 
 
 def normalize_phone(raw: str | None, default_region: str | None = None) -> str | None:
-    """E.164 when the number parses as valid; otherwise the digits as given, for Brevo to judge.
+    """The number in E.164, or None when there is none or Brevo would refuse it.
 
-    Passing an unparseable number through (rather than dropping it) means the customer's
-    record shows Brevo's own verdict, and nothing is silently lost.
+    Brevo answers "Invalid phone number" for a number it cannot read, and fails the whole
+    request with it: the customer would not reach Brevo even for email. Such a number is left
+    out (see `phone_problem`) rather than sent.
     """
     if raw is None or not raw.strip():
         return None
     text = raw.strip()
     if text.startswith("00"):
         text = "+" + text[2:]
-    try:
-        number = phonenumbers.parse(text, default_region)
-    except phonenumbers.NumberParseException:
-        return _PHONE_NOISE.sub("", raw.strip())
-    if phonenumbers.is_valid_number(number):
-        return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-    return _PHONE_NOISE.sub("", raw.strip())
+    candidates = [text]
+    digits = _PHONE_NOISE.sub("", text)
+    if digits.isdigit():
+        # Brevo also takes the country code without "+" (its "91xxxxxxxxxx" form).
+        candidates.append("+" + digits)
+    for candidate in candidates:
+        try:
+            number = phonenumbers.parse(candidate, default_region)
+        except phonenumbers.NumberParseException:
+            continue
+        if phonenumbers.is_valid_number(number):
+            return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    return None
+
+
+def phone_problem(raw: str | None, default_region: str | None = None) -> str | None:
+    """Why the customer's phone is left out of what is sent to Brevo, or None."""
+    if raw is None or not raw.strip() or normalize_phone(raw, default_region) is not None:
+        return None
+    national = not raw.strip().startswith(("+", "00"))
+    hint = " (a national number needs PHONE_DEFAULT_REGION)" if national and not default_region \
+        else ""
+    return (f"phone {_clip(raw.strip())!r} left out: not a valid phone number{hint};"
+            " pushed without it")
 
 
 def _clip(text: str, limit: int = 60) -> str:

@@ -9,6 +9,7 @@ from typing import Any, Literal
 
 from psycopg import AsyncConnection
 
+from brevo_sync.attributes import DEFAULT_NAMES, AttributeNames
 from brevo_sync.db import each_free_row, q
 from brevo_sync.model import Customer, QueueItem
 from brevo_sync.stale_ids import release_taken_ids
@@ -25,6 +26,8 @@ class MirrorRow:
     attributes: dict[str, Any]
     list_ids: tuple[int, ...]
     email_blacklisted: bool
+    # None: not learnt by this push, the mirror keeps what it knew.
+    list_unsubscribed: tuple[int, ...] | None = None
 
 
 @dataclass
@@ -65,7 +68,8 @@ class Outcome:
 
 
 async def record(conn: AsyncConnection[Any], outcomes: Sequence[Outcome], *, worker: str,
-                 source: str, run_id: int | None = None) -> None:
+                 source: str, run_id: int | None = None,
+                 names: AttributeNames = DEFAULT_NAMES) -> None:
     """Write the outcomes down, queue last: a crash before the end redoes a push, never loses one.
 
     `conn` is in autocommit. On the application's table and on the queue (which its trigger
@@ -87,7 +91,7 @@ async def record(conn: AsyncConnection[Any], outcomes: Sequence[Outcome], *, wor
                and o.result == "ok" and o.customer.brevo_contact_id != o.contact_id]
     await each_free_row(conn, "write_back", [
         {"customer_id": o.item.customer_id, "contact_id": o.contact_id} for o in written])
-    await _save_mirror(conn, outcomes)
+    await _save_mirror(conn, outcomes, names)
     await conn.execute(q("add_history"), {
         "source": source, "run_id": run_id,
         "customer_ids": [o.item.customer_id for o in outcomes],
@@ -121,7 +125,8 @@ async def _save_state(conn: AsyncConnection[Any], outcomes: Sequence[Outcome]) -
     })
 
 
-async def _save_mirror(conn: AsyncConnection[Any], outcomes: Sequence[Outcome]) -> None:
+async def _save_mirror(conn: AsyncConnection[Any], outcomes: Sequence[Outcome],
+                       names: AttributeNames) -> None:
     gone = [o.forget_contact for o in outcomes if o.forget_contact is not None]
     if gone:
         await conn.execute(q("mirror_forget"), {"ids": gone})
@@ -139,7 +144,15 @@ async def _save_mirror(conn: AsyncConnection[Any], outcomes: Sequence[Outcome]) 
         "attributes": [json.dumps(m.attributes) for m in mirrors],
         "list_ids": [json.dumps(list(m.list_ids)) for m in mirrors],
         "blacklisted": [m.email_blacklisted for m in mirrors],
+        **names.sql_params(),
     })
+    learnt = [m for m in mirrors if m.list_unsubscribed is not None]
+    if learnt:
+        await conn.execute(q("mirror_list_unsubscribed"), {
+            "ids": [m.id for m in learnt],
+            "list_ids": ["{" + ",".join(str(i) for i in m.list_unsubscribed or ()) + "}"
+                         for m in learnt],
+        })
 
 
 def _lower(email: str | None) -> str | None:

@@ -41,6 +41,7 @@ from brevo_sync.logs import configure as configure_logs
 from brevo_sync.mirror import refresh_mirror
 from brevo_sync.outcome import Outcome
 from brevo_sync.pause import note_accepted, note_refused
+from brevo_sync.preflight import PreflightError
 from brevo_sync.service import client_from, engine_from, policy_from, pool_from, prepare_brevo
 from brevo_sync.unsubscribes import find_unsubscribes, reflect_unsubscribes
 
@@ -223,13 +224,23 @@ class _Sweep:
         return result
 
     async def _steps(self) -> SweepResult:
+        if self.client not in _prepared:
+            # Once per process: a setup problem (a missing list, an attribute of another
+            # type) stops the sweep before it reads or writes anything.
+            self._phase("preflight")
+            try:
+                await prepare_brevo(self.client, self.settings)
+            except PreflightError as exc:
+                return self._ended("failed", str(exc))
+            _prepared.add(self.client)
         self._phase("mirror")
         mirror = await refresh_mirror(self.pool, self.client,
-                                      on_page=lambda n: self._set(listed=n))
+                                      on_page=lambda n: self._set(listed=n),
+                                      names=self.settings.attribute_names)
         await note_accepted(self.pool, source=self.source)  # Brevo answered this key
         self.tally.set(mirror=mirror.as_json())
         self._phase("unsubscribes")
-        found = await find_unsubscribes(self.pool)
+        found = await find_unsubscribes(self.pool, self.settings.brevo_list_id)
         _, synced_contacts = await sweep_totals(self.pool)
         refusal = unsubscribe_refusal(len(found), synced_contacts,
                                       self.settings.removal_guard_share)
@@ -272,9 +283,6 @@ class _Sweep:
         self._set(remaining=ready)
         if ready == 0:
             return DrainReport()
-        if self.client not in _prepared:
-            await prepare_brevo(self.client)
-            _prepared.add(self.client)
         report = await engine.drain(deadline=self._push_deadline(), stop=self.stop)
         self._set(bulk_imports=report.bulk_imports)
         return report

@@ -62,8 +62,13 @@ LAST_NAMES = (
     "Núñez",
 )
 DOMAINS = ("example.com", "example.org", "example.net")
-# Parses as a phone number but is valid nowhere: Brevo answers "Invalid phone number".
+# Parses as a phone number but is valid nowhere: Brevo would answer "Invalid phone number",
+# so the sync leaves it out and pushes the customer without it (and says so in history).
 INVALID_PHONE = "+1 555 0100"
+# Passes the sync's own simple check, but Brevo answers "Invalid email address" (no "_" in a
+# domain): a row Brevo refuses.
+REFUSED_EMAIL_DOMAIN = "exa_mple.com"
+REFUSED_EMAIL = f"bad.email@{REFUSED_EMAIL_DOMAIN}"
 OPT_IN_SHARE = 0.8
 PHONE_SHARE = 0.5
 OFFER_SHARE = 0.3
@@ -84,11 +89,13 @@ class DemoCustomer:
 
 
 def demo_customers(count: int, seed: int = 1) -> Iterator[DemoCustomer]:
-    """`count` customers; the first has the invalid phone, and is opted in so it is pushed."""
+    """`count` customers; the first has the invalid phone, the second an email Brevo refuses,
+    both opted in so they are pushed."""
     rng = random.Random(seed)
     for n in range(count):
         first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
-        email = f"{_ascii(first)}.{_ascii(last)}{n + 1}@{rng.choice(DOMAINS)}".lower()
+        domain = rng.choice(DOMAINS) if n != 1 else REFUSED_EMAIL_DOMAIN
+        email = f"{_ascii(first)}.{_ascii(last)}{n + 1}@{domain}".lower()
         if n == 0:
             phone: str | None = INVALID_PHONE
         elif rng.random() < PHONE_SHARE:
@@ -100,7 +107,7 @@ def demo_customers(count: int, seed: int = 1) -> Iterator[DemoCustomer]:
             first,
             last,
             phone,
-            n == 0 or rng.random() < OPT_IN_SHARE,
+            n < 2 or rng.random() < OPT_IN_SHARE,
             rng.random() < OFFER_SHARE,
         )
 

@@ -12,9 +12,7 @@ from brevo_sync.db import Pool, make_pool
 from brevo_sync.decide import Policy
 from brevo_sync.engine import Engine
 from brevo_sync.outcome import Outcome
-
-# Attributes the sync writes that Brevo accounts do not have from the start.
-SYNC_ATTRIBUTES = {"USED_WELCOME_OFFER": "boolean"}
+from brevo_sync.preflight import Preflight, ensure_ready
 
 
 def policy_from(settings: Settings) -> Policy:
@@ -23,6 +21,7 @@ def policy_from(settings: Settings) -> Policy:
         opt_out_action=settings.opt_out_action,
         delete_action=settings.delete_action,
         phone_region=settings.phone_default_region,
+        attributes=settings.attribute_names,
     )
 
 
@@ -47,9 +46,11 @@ def client_from(settings: Settings, *, transport: httpx.AsyncBaseTransport | Non
     )
 
 
-async def prepare_brevo(client: BrevoClient) -> None:
-    """Create the attributes the sync writes, once per process."""
-    await client.ensure_attributes(SYNC_ATTRIBUTES)
+async def prepare_brevo(client: BrevoClient, settings: Settings | None = None) -> Preflight:
+    """The preflight checks a process runs once at start (brevo_sync/preflight.py): creates
+    the attributes the sync writes when missing; raises PreflightError on a setup problem,
+    the BrevoError when Brevo cannot be reached or refuses the key."""
+    return await ensure_ready(client, settings or Settings())
 
 
 def pool_from(settings: Settings, application_name: str, max_size: int = 4

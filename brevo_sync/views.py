@@ -22,7 +22,7 @@ from uuid import UUID
 from psycopg import AsyncConnection, sql
 
 from brevo_sync.db import q
-from brevo_sync.normalize import normalize_phone
+from brevo_sync.normalize import normalize_phone, phone_problem
 
 View = Literal["neon", "brevo", "matched", "unmatched"]
 VIEWS: tuple[View, ...] = ("neon", "brevo", "matched", "unmatched")
@@ -244,7 +244,9 @@ def differences(
     if row.get("marketing_opt_in"):
         if row.get("m_email_blacklisted"):
             found.append("blocklisted")
-        if list_id is not None and list_id not in (row.get("m_list_ids") or ()):
+        # Someone who left the list in Brevo is out of it by their own choice, not drift.
+        if list_id is not None and list_id not in (row.get("m_list_ids") or ()) \
+                and list_id not in (row.get("m_list_unsubscribed") or ()):
             found.append("list")
     return found
 
@@ -281,6 +283,9 @@ def customer_row(
         "status": status.code,
         "status_label": status.label,
         "error": status.message,
+        # What the sync leaves out of a push, and why (a phone Brevo would refuse).
+        "notes": [note for note in (phone_problem(row["phone"], phone_region),) if note]
+        if opted_in else [],
         "last_synced_at": iso(row["last_synced_at"]),
         "can_push": opted_in and status.code != "in_sync",
         "differs": differences(row, phone_region=phone_region, list_id=list_id),

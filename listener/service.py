@@ -21,6 +21,7 @@ from brevo_sync.config import ConfigError, Settings
 from brevo_sync.db import Pool, connect, q
 from brevo_sync.outcome import Outcome
 from brevo_sync.pause import AccountPause, note_accepted, probe_delay
+from brevo_sync.preflight import PreflightError
 from brevo_sync.service import engine_from, limiter_from, pool_from, prepare_brevo
 from listener.backoff import Backoff
 from listener.connection import (
@@ -161,7 +162,7 @@ async def _serve(
 
     async def main() -> None:
         nonlocal exit_code
-        refused = await _prepare(client, pause, stop)
+        refused = await _prepare(client, settings, pause, stop)
         if refused is not None:
             exit_code = refused
             return
@@ -183,18 +184,22 @@ async def _serve(
     return exit_code
 
 
-async def _prepare(client: BrevoClient, pause: AccountPause, stop: asyncio.Event
-                   ) -> int | None:
-    """Create the sync's attributes in Brevo, retrying while Brevo is unreachable and pausing
-    while it refuses the account (a revoked key, an IP not authorised: fixed in Brevo, not
-    here). None when ready (or stopped meanwhile), 1 when Brevo refuses the request itself."""
+async def _prepare(client: BrevoClient, settings: Settings, pause: AccountPause,
+                   stop: asyncio.Event) -> int | None:
+    """The preflight checks (brevo_sync/preflight.py), retrying while Brevo is unreachable and
+    pausing while it refuses the account (a revoked key, an IP not authorised: fixed in Brevo,
+    not here). None when ready (or stopped meanwhile), 1 when Brevo refuses the request itself
+    or the account is not set up for the sync (a missing list, an attribute of another type)."""
     backoff = Backoff(*PREPARE_BACKOFF)
     while not stop.is_set():
         try:
-            await prepare_brevo(client)
+            await prepare_brevo(client, settings)
             return None
         except BrevoAccountError as exc:
             await pause.wait_out(exc, stop)
+        except PreflightError as exc:
+            log.error("listener_brevo_not_set_up", problems=exc.report.summary())
+            return 1
         except BrevoPermanentError as exc:
             log.error("listener_brevo_refused", error=str(exc), status=exc.status)
             return 1

@@ -366,6 +366,14 @@ class BrevoClient:
 
     # --- attributes -----------------------------------------------------------------------
 
+    async def get_list(self, list_id: int) -> dict[str, Any] | None:
+        """A contact list (GET /contacts/lists/{id}): name, subscribers; None when missing."""
+        try:
+            response = await self._request("GET", f"/contacts/lists/{int(list_id)}")
+        except BrevoNotFoundError:
+            return None
+        return _json_object(response)
+
     async def list_attributes(self) -> dict[str, str | None]:
         """Attribute names (upper-case) mapped to their type, when Brevo gives one."""
         body = _json_object(await self._request("GET", "/contacts/attributes"))

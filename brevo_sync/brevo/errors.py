@@ -133,6 +133,11 @@ def is_duplicate_email(err: BaseException) -> bool:
     return _is_duplicate(err, "email")
 
 
+def is_invalid_phone(err: BaseException) -> bool:
+    """True for the 400 Brevo sends for a phone number it cannot read."""
+    return _is_bad_request_saying(err, ("invalid phone number",))
+
+
 def is_list_noop(err: BaseException) -> bool:
     """True for the 400 Brevo sends when a list add/remove had nothing to do."""
     return _is_bad_request_saying(err, _LIST_NOOP_PHRASES)

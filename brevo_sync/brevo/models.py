@@ -50,10 +50,20 @@ class Contact:
     sms_blacklisted: bool
     created_at: datetime
     modified_at: datetime
+    # Lists the person left (only where the account has per-list unsubscription on).
+    list_unsubscribed: list[int] = field(default_factory=list)
+    # The person's own unsubscriptions (campaign links), from GET /contacts/{id}'s statistics;
+    # a listing carries no statistics, so it says 0 there.
+    user_unsubscriptions: int = 0
 
     @classmethod
     def from_api(cls, data: Mapping[str, Any]) -> Contact:
         email = data.get("email")
+        statistics = data.get("statistics")
+        unsubscriptions = statistics.get("unsubscriptions") if isinstance(
+            statistics, Mapping) else None
+        by_user = unsubscriptions.get("userUnsubscription") if isinstance(
+            unsubscriptions, Mapping) else None
         return cls(
             id=int(data["id"]),
             # Brevo stores emails lower-case, but matching must not depend on that.
@@ -64,6 +74,8 @@ class Contact:
             sms_blacklisted=bool(data.get("smsBlacklisted", False)),
             created_at=parse_datetime(data["createdAt"]),
             modified_at=parse_datetime(data["modifiedAt"]),
+            list_unsubscribed=[int(list_id) for list_id in data.get("listUnsubscribed") or []],
+            user_unsubscriptions=len(by_user) if isinstance(by_user, list) else 0,
         )
 
 

@@ -65,9 +65,13 @@ def _target(request: Request) -> Contact:
 
 
 async def get_contact(request: Request) -> Response:
-    body = _target(request).as_json()
+    contact = _target(request)
+    body = contact.as_json()
     statistics: dict[str, Any] = {key: [] for key in _STATISTICS_KEYS}
-    statistics["unsubscriptions"] = {"userUnsubscription": [], "adminUnsubscription": []}
+    statistics["unsubscriptions"] = {
+        "userUnsubscription": [dict(item) for item in contact.user_unsubscriptions],
+        "adminUnsubscription": [],
+    }
     body["statistics"] = statistics
     return JSONResponse(body)
 

@@ -80,6 +80,7 @@ def create_app(config: EmulatorConfig | None = None, *, clock: Clock | None = No
     config = config or EmulatorConfig()
     clock = clock or Clock()
     store = ContactStore(clock)
+    store.attributes.reset(config.account_language)
     calls: Calls = Counter()
     limiter = RateLimiter(clock)
     faults = FaultInjector(clock, config)

@@ -106,19 +106,26 @@ def _coerce_date(value: object) -> tuple[bool, object]:
     return True, value
 
 
-def _defaults() -> dict[str, Attribute]:
-    names = ("EMAIL", "FIRSTNAME", "LASTNAME", "SMS")
-    return {name: Attribute(name, "normal", "text") for name in names}
+# A new account's attributes by language edition: a French account has no FIRSTNAME/LASTNAME.
+DEFAULT_NAMES = {
+    "en": ("EMAIL", "FIRSTNAME", "LASTNAME", "SMS"),
+    "fr": ("EMAIL", "NOM", "PRENOM", "SMS"),
+}
+
+
+def _defaults(language: str = "en") -> dict[str, Attribute]:
+    return {name: Attribute(name, "normal", "text") for name in DEFAULT_NAMES[language]}
 
 
 class AttributeRegistry:
-    """Declared attributes by name; a fresh account has EMAIL, FIRSTNAME, LASTNAME and SMS."""
+    """Declared attributes by name; a fresh English account has EMAIL, FIRSTNAME, LASTNAME and
+    SMS, a French one EMAIL, NOM, PRENOM and SMS."""
 
-    def __init__(self) -> None:
-        self._by_name = _defaults()
+    def __init__(self, language: str = "en") -> None:
+        self._by_name = _defaults(language)
 
-    def reset(self) -> None:
-        self._by_name = _defaults()
+    def reset(self, language: str = "en") -> None:
+        self._by_name = _defaults(language)
 
     def get(self, name: str) -> Attribute | None:
         return self._by_name.get(name)

@@ -15,6 +15,10 @@ ACCOUNT_REFUSALS: dict[str, tuple[int, str, str]] = {
     "account_under_validation": (
         403, "account_under_validation", "Your account is under validation"),
 }
+# The language edition of the account: it decides the default name attributes (an English
+# account has FIRSTNAME/LASTNAME, a French one NOM/PRENOM). Applies when the account is created
+# (at start, and on POST /_emulator/reset?attributes=true).
+AccountLanguage = Literal["en", "fr"]
 
 
 @dataclass
@@ -41,6 +45,12 @@ class EmulatorConfig:
     import_base_ms: float = 500.0
     import_ms_per_contact: float = 0.1
     unknown_attributes: UnknownAttributes = "ignore"
+    account_language: AccountLanguage = "en"
+    # Per-list unsubscription turned on for the account: a person can leave one list
+    # (`listUnsubscribed`); adding them to it again re-subscribes them, as Brevo does.
+    list_unsubscription: bool = False
+    # Brevo reportedly keeps an existing true when an import body says false (§14.4).
+    import_false_keeps_true: bool = False
     seed: int | None = None
 
     def as_dict(self) -> dict[str, Any]:
@@ -82,10 +92,17 @@ def _checked_value(name: str, value: Any) -> Any:
     return _checked_other(name, value)
 
 
+_FLAGS = {"rate_limits", "list_unsubscription", "import_false_keeps_true"}
+
+
 def _checked_other(name: str, value: Any) -> Any:
-    if name == "rate_limits":
+    if name in _FLAGS:
         if not isinstance(value, bool):
-            raise ValueError("rate_limits must be a boolean")
+            raise ValueError(f"{name} must be a boolean")
+        return value
+    if name == "account_language":
+        if value not in ("en", "fr"):
+            raise ValueError("account_language must be 'en' or 'fr'")
         return value
     if name == "unknown_attributes":
         if value not in ("ignore", "error"):

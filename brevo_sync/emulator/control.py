@@ -72,7 +72,7 @@ async def reset(request: Request) -> Response:
     """Empty the account; `?attributes=true` also forgets attributes created since start."""
     with_attributes = request.query_params.get("attributes", "").lower() in ("1", "true", "yes")
     state = request.app.state
-    state.store.reset(attributes=with_attributes)
+    state.store.reset(attributes=with_attributes, language=state.config.account_language)
     state.calls.clear()
     state.limiter.reset()
     state.faults.reset(state.config)
@@ -95,6 +95,27 @@ async def blocklist(request: Request) -> Response:
     return JSONResponse(body)
 
 
+async def unsubscribe(request: Request) -> Response:
+    """As if the person unsubscribed with a campaign's link: body `{"listId": n}` leaves that
+    list only (needs `list_unsubscription` on), `{}` blocklists; either way Brevo records it
+    in the contact's statistics as the person's own unsubscription."""
+    contact = _contact_or_none(request)
+    if contact is None:
+        return JSONResponse({"error": "contact not found"}, status_code=404)
+    body = json.loads(await request.body() or b"{}")
+    list_id = body.get("listId") if isinstance(body, dict) else None
+    campaign_id = body.get("campaignId", 1) if isinstance(body, dict) else 1
+    store = store_of(request)
+    if list_id is not None:
+        if not config_of(request).list_unsubscription:
+            return JSONResponse({"error": "per-list unsubscription is off (list_unsubscription)"},
+                                status_code=400)
+        if not isinstance(list_id, int) or store.get_list(list_id) is None:
+            return JSONResponse({"error": "no such list"}, status_code=404)
+    store.unsubscribe(contact, list_id, int(campaign_id))
+    return JSONResponse(contact.as_json())
+
+
 async def delete_contact(request: Request) -> Response:
     """As if someone deleted the contact in Brevo's web interface."""
     contact = _contact_or_none(request)
@@ -113,5 +134,6 @@ ROUTES = [
     Route("/_emulator/config", patch_config, methods=["PATCH"]),
     Route("/_emulator/reset", reset, methods=["POST"]),
     Route("/_emulator/contacts/{contact_id}/blocklist", blocklist, methods=["POST"]),
+    Route("/_emulator/contacts/{contact_id}/unsubscribe", unsubscribe, methods=["POST"]),
     Route("/_emulator/contacts/{contact_id}", delete_contact, methods=["DELETE"]),
 ]

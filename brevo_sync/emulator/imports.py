@@ -49,8 +49,11 @@ def submit_import(
     options = _options(store, body)
     duration_ms = config.import_base_ms + len(rows) * config.import_ms_per_contact
 
+    false_keeps_true = config.import_false_keeps_true
+
     def job(at_ms: int) -> dict[str, Any]:
-        return {"import": apply_rows(store, rows, options, at_ms)}
+        return {"import": apply_rows(store, rows, options, at_ms,
+                                     false_keeps_true=false_keeps_true)}
 
     return store.processes.submit("IMPORTUSER", duration_ms / 1000, job)
 
@@ -127,15 +130,23 @@ def _create_new_list(store: ContactStore, new_list: object) -> int:
 
 
 def apply_rows(
-    store: ContactStore, rows: list[Row], options: ImportOptions, at_ms: int
+    store: ContactStore, rows: list[Row], options: ImportOptions, at_ms: int,
+    *, false_keeps_true: bool = False,
 ) -> dict[str, int]:
     counters = dict.fromkeys(
         ["invalid_emails", "duplicate_contact_id", *_DUPLICATE_COUNTERS.values()], 0
     )
     seen: dict[str, set[str]] = {name: set() for name in _DUPLICATE_COUNTERS}
     for row in rows:
-        _apply_row(store, row, options, at_ms, seen, counters)
+        _apply_row(store, row, options, at_ms, seen, counters, false_keeps_true)
     return counters
+
+
+def _keep_trues(held: dict[str, Any], patch: ContactPatch) -> None:
+    """A false in an import does not overwrite a true the contact holds (§14.4)."""
+    for name, value in list(patch.attributes.items()):
+        if value is False and held.get(name) is True:
+            del patch.attributes[name]
 
 
 def _apply_row(
@@ -145,6 +156,7 @@ def _apply_row(
     at_ms: int,
     seen: dict[str, set[str]],
     counters: dict[str, int],
+    false_keeps_true: bool = False,
 ) -> None:
     patch = _row_patch(store, row, options, counters)
     if patch is None:
@@ -163,6 +175,8 @@ def _apply_row(
     elif target is None:
         store.create(patch, at_ms=at_ms)
     elif options.update_existing:
+        if false_keeps_true:
+            _keep_trues(target.attributes, patch)
         store.update(target, patch, at_ms=at_ms)
     else:
         store.update(target, ContactPatch(add_lists=patch.add_lists), at_ms=at_ms)

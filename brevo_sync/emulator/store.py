@@ -34,6 +34,10 @@ class Contact:
     list_ids: set[int]
     created_ms: int
     modified_ms: int
+    # Lists the person left (per-list unsubscription), and their own unsubscriptions
+    # (statistics.unsubscriptions.userUnsubscription items).
+    list_unsubscribed: set[int] = field(default_factory=set)
+    user_unsubscriptions: list[dict[str, Any]] = field(default_factory=list)
 
     def identifiers(self) -> dict[str, str]:
         """Unique identifiers by Brevo's metadata name (`email`, `SMS`, `EXT_ID`, …)."""
@@ -54,6 +58,10 @@ class Contact:
             attributes=dict(self.attributes),
             listIds=sorted(self.list_ids),
         )
+        if self.list_unsubscribed:
+            # Brevo sends it only where per-list unsubscription is on; it is then never empty
+            # for someone who left a list.
+            body["listUnsubscribed"] = sorted(self.list_unsubscribed)
         return body
 
 
@@ -104,8 +112,9 @@ class ContactStore:
 
     # -- lifecycle ---------------------------------------------------------------------------
 
-    def reset(self, *, attributes: bool = False) -> None:
-        """Empty the account but for folder 1 and list 2; attributes only when asked."""
+    def reset(self, *, attributes: bool = False, language: str = "en") -> None:
+        """Empty the account but for folder 1 and list 2; attributes only when asked (those
+        of a new account in `language`)."""
         self._by_id: dict[int, Contact] = {}
         self._ordered: list[Contact] = []
         self._index: dict[str, dict[str, int]] = {name: {} for name in IDENTIFIER_ORDER}
@@ -119,7 +128,7 @@ class ContactStore:
         self._next_folder_id = DEFAULT_FOLDER_ID + 1
         self.processes.reset()
         if attributes:
-            self.attributes.reset()
+            self.attributes.reset(language)
 
     def now_ms(self) -> int:
         return to_millis(self.clock.wall())
@@ -297,9 +306,11 @@ class ContactStore:
         del self._lists[contact_list.id]
 
     def link(self, contact: Contact, list_id: int) -> bool:
-        """Add to a list; False when already there."""
+        """Add to a list; False when already there. Someone who had left the list is
+        subscribed to it again, as Brevo does (§14.5)."""
         if list_id in contact.list_ids:
             return False
+        contact.list_unsubscribed.discard(list_id)
         contact.list_ids.add(list_id)
         self._lists[list_id].members.add(contact.id)
         return True
@@ -310,6 +321,18 @@ class ContactStore:
         contact.list_ids.discard(list_id)
         self._lists[list_id].members.discard(contact.id)
         return True
+
+    def unsubscribe(self, contact: Contact, list_id: int | None, campaign_id: int) -> None:
+        """As if the person clicked a campaign's unsubscribe link: out of `list_id` only
+        (per-list unsubscription), or blocklisted for email; recorded in the statistics."""
+        if list_id is None:
+            contact.email_blacklisted = True
+        else:
+            self.unlink(contact, list_id)
+            contact.list_unsubscribed.add(list_id)
+        contact.user_unsubscriptions.append(
+            {"campaignId": campaign_id, "eventTime": _formatted(self.now_ms())})
+        self.touch(contact)
 
     def get_folder(self, folder_id: int) -> Folder | None:
         return self._folders.get(folder_id)

@@ -13,25 +13,27 @@ WHERE m.id = t.id AND m.email_lower IS DISTINCT FROM lower(t.email)
   AND (%(fetched_at)s::timestamptz IS NULL OR m.seen_at <= %(fetched_at)s::timestamptz);
 
 -- name: mirror_upsert
--- One page of listed contacts, as Brevo holds them now.
+-- One page of listed contacts, as Brevo holds them now. Attribute names are the account's
+-- (settings BREVO_ATTR_*); a boolean Brevo leaves out reads as false.
 INSERT INTO brevo_sync.contacts AS m
     (id, email, first_name, last_name, sms, used_welcome_offer, attributes, list_ids,
-     email_blacklisted, sms_blacklisted, created_at, modified_at, seen_at)
-SELECT t.id, t.email, t.attributes->>'FIRSTNAME', t.attributes->>'LASTNAME',
-       nullif(t.attributes->>'SMS', ''),
-       CASE lower(t.attributes->>'USED_WELCOME_OFFER') WHEN 'true' THEN true
-                                                       WHEN 'false' THEN false END,
-       t.attributes, t.list_ids, t.email_blacklisted, t.sms_blacklisted,
+     list_unsubscribed, email_blacklisted, sms_blacklisted, created_at, modified_at, seen_at)
+SELECT t.id, t.email, t.attributes->>%(attr_firstname)s, t.attributes->>%(attr_lastname)s,
+       nullif(t.attributes->>%(attr_sms)s, ''),
+       coalesce(lower(t.attributes->>%(attr_used_welcome_offer)s) = 'true', false),
+       t.attributes, t.list_ids, t.list_unsubscribed, t.email_blacklisted, t.sms_blacklisted,
        t.created_at, t.modified_at, now()
 FROM (
     SELECT x.id, x.email, x.attributes::jsonb AS attributes, x.list_ids::bigint[] AS list_ids,
+           x.list_unsubscribed::bigint[] AS list_unsubscribed,
            x.email_blacklisted, x.sms_blacklisted, x.created_at, x.modified_at
     FROM unnest(%(ids)s::bigint[], %(emails)s::text[], %(attributes)s::text[],
-                %(list_ids)s::text[], %(email_blacklisted)s::boolean[],
+                %(list_ids)s::text[], %(list_unsubscribed)s::text[],
+                %(email_blacklisted)s::boolean[],
                 %(sms_blacklisted)s::boolean[], %(created_at)s::timestamptz[],
                 %(modified_at)s::timestamptz[])
-         AS x(id, email, attributes, list_ids, email_blacklisted, sms_blacklisted,
-              created_at, modified_at)
+         AS x(id, email, attributes, list_ids, list_unsubscribed, email_blacklisted,
+              sms_blacklisted, created_at, modified_at)
     ORDER BY x.id
 ) AS t
 ON CONFLICT (id) DO UPDATE SET
@@ -42,6 +44,7 @@ ON CONFLICT (id) DO UPDATE SET
     used_welcome_offer = EXCLUDED.used_welcome_offer,
     attributes = EXCLUDED.attributes,
     list_ids = EXCLUDED.list_ids,
+    list_unsubscribed = EXCLUDED.list_unsubscribed,
     email_blacklisted = EXCLUDED.email_blacklisted,
     sms_blacklisted = EXCLUDED.sms_blacklisted,
     created_at = EXCLUDED.created_at,

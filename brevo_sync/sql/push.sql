@@ -25,6 +25,7 @@ SELECT r.queued_id, r.id, r.email, r.first_name, r.last_name, r.phone,
        s.removed_by_sync AS s_removed_by_sync, s.pushed_email AS s_pushed_email,
        m.id AS m_id, m.email AS m_email, m.attributes AS m_attributes,
        m.list_ids AS m_list_ids, m.email_blacklisted AS m_email_blacklisted,
+       m.list_unsubscribed AS m_list_unsubscribed,
        ow.owner_id AS shares_email_with
 FROM rows r
 LEFT JOIN brevo_sync.sync_state s ON s.customer_id = r.queued_id
@@ -88,12 +89,14 @@ DELETE FROM brevo_sync.contacts
 WHERE email_lower = ANY(%(emails)s::text[]) AND NOT (id = ANY(%(ids)s::bigint[]));
 
 -- name: mirror_push
--- What a successful push tells us Brevo now holds.
+-- What a successful push tells us Brevo now holds, under the account's attribute names.
+-- The lists the person left are kept as the mirror knew them (see mirror_list_unsubscribed).
 INSERT INTO brevo_sync.contacts AS m
     (id, email, first_name, last_name, sms, used_welcome_offer, attributes, list_ids,
      email_blacklisted, modified_at, seen_at)
-SELECT t.id, t.email, t.attributes->>'FIRSTNAME', t.attributes->>'LASTNAME',
-       nullif(t.attributes->>'SMS', ''), (t.attributes->>'USED_WELCOME_OFFER')::boolean,
+SELECT t.id, t.email, t.attributes->>%(attr_firstname)s, t.attributes->>%(attr_lastname)s,
+       nullif(t.attributes->>%(attr_sms)s, ''),
+       (t.attributes->>%(attr_used_welcome_offer)s)::boolean,
        t.attributes, t.list_ids, t.email_blacklisted, now(), now()
 FROM (
     SELECT x.id, x.email, x.attributes::jsonb AS attributes,
@@ -108,13 +111,19 @@ ON CONFLICT (id) DO UPDATE SET
     email = EXCLUDED.email,
     first_name = coalesce(EXCLUDED.first_name, m.first_name),
     last_name = coalesce(EXCLUDED.last_name, m.last_name),
-    sms = CASE WHEN EXCLUDED.attributes ? 'SMS' THEN EXCLUDED.sms ELSE m.sms END,
+    sms = CASE WHEN EXCLUDED.attributes ? %(attr_sms)s THEN EXCLUDED.sms ELSE m.sms END,
     used_welcome_offer = coalesce(EXCLUDED.used_welcome_offer, m.used_welcome_offer),
     attributes = m.attributes || EXCLUDED.attributes,
     list_ids = EXCLUDED.list_ids,
     email_blacklisted = EXCLUDED.email_blacklisted,
     modified_at = now(),
     seen_at = now();
+
+-- name: mirror_list_unsubscribed
+-- The lists the person left, for contacts a push read from Brevo.
+UPDATE brevo_sync.contacts AS m SET list_unsubscribed = t.list_ids::bigint[]
+FROM unnest(%(ids)s::bigint[], %(list_ids)s::text[]) AS t(id, list_ids)
+WHERE m.id = t.id;
 
 -- name: mirror_forget
 DELETE FROM brevo_sync.contacts WHERE id = ANY(%(ids)s::bigint[]);

@@ -47,7 +47,9 @@ opted_in_drift AS (
                WHEN (o.m).email_lower IS DISTINCT FROM o.email
                  OR coalesce((o.m).first_name, '') <> o.first_name
                  OR coalesce((o.m).last_name, '') <> o.last_name
-                 OR (o.m).used_welcome_offer IS DISTINCT FROM o.used_welcome_offer
+                 -- A boolean Brevo leaves out is false.
+                 OR coalesce((o.m).used_welcome_offer, false)
+                    <> coalesce(o.used_welcome_offer, false)
                  -- A phone Brevo refused as another contact's is not drift until the row
                  -- changes.
                  OR NOT o.sms_withheld AND NOT CASE
@@ -61,7 +63,9 @@ opted_in_drift AS (
                                LIKE '%%' || ltrim(o.phone, '0'))
                    END
                  THEN 'attributes'
+               -- Someone who left the list in Brevo is never added back.
                WHEN pol.list_id IS NOT NULL AND NOT (pol.list_id = ANY((o.m).list_ids))
+                    AND NOT (pol.list_id = ANY((o.m).list_unsubscribed))
                  THEN 'list'
            END AS kind
     FROM opted_in o CROSS JOIN policy pol
@@ -134,41 +138,50 @@ SET LOCAL lock_timeout = '200ms';
 
 -- name: unsubscribe_candidates
 -- Opted-in customers whose contact Brevo has blocklisted (an unsubscribe, a spam complaint,
--- a hard bounce, an admin) when the sync did not blocklist it itself. A stored id counts only
--- while its contact holds the customer's email (identity.py): a stale id names a stranger.
+-- a hard bounce, an admin) when the sync did not blocklist it itself, or who left the sync's
+-- list in Brevo (per-list unsubscription). A stored id counts only while its contact holds
+-- the customer's email (identity.py): a stale id names a stranger.
 WITH blocked AS (
-    SELECT id, email_lower FROM brevo_sync.contacts WHERE email_blacklisted
+    SELECT id, email_lower, email_blacklisted AS blocklisted,
+           %(list_id)s::bigint = ANY(list_unsubscribed) AS left_list
+    FROM brevo_sync.contacts
+    WHERE email_blacklisted OR %(list_id)s::bigint = ANY(list_unsubscribed)
 ),
 people AS (
     SELECT c.id, lower(c.email) AS email,
            coalesce(c.brevo_contact_id, s.brevo_contact_id) AS contact_id,
-           lower(s.pushed_email) AS pushed_email, lower(s.email) AS last_email
+           lower(s.pushed_email) AS pushed_email, lower(s.email) AS last_email,
+           s.removed_by_sync IS NOT DISTINCT FROM 'blocklist' AS blocked_by_sync
     FROM public.customers c
     LEFT JOIN brevo_sync.sync_state s ON s.customer_id = c.id
-    WHERE c.marketing_opt_in AND s.removed_by_sync IS DISTINCT FROM 'blocklist'
+    WHERE c.marketing_opt_in
 ),
 matched AS (
-    SELECT p.id, b.id AS contact_id FROM people p JOIN blocked b ON b.id = p.contact_id
+    SELECT p.id, b.id AS contact_id, b.left_list
+    FROM people p JOIN blocked b ON b.id = p.contact_id
     WHERE b.email_lower IN (p.email, p.pushed_email, p.last_email)
+      AND (b.left_list OR NOT p.blocked_by_sync)
     UNION
-    SELECT p.id, b.id FROM people p JOIN blocked b ON b.email_lower = p.email
-    WHERE p.contact_id IS NULL
+    SELECT p.id, b.id, b.left_list
+    FROM people p JOIN blocked b ON b.email_lower = p.email
+    WHERE p.contact_id IS NULL AND (b.left_list OR NOT p.blocked_by_sync)
 )
-SELECT DISTINCT ON (id) id AS customer_id, contact_id
+SELECT DISTINCT ON (id) id AS customer_id, contact_id, left_list
 FROM matched
-ORDER BY id, contact_id;
+ORDER BY id, contact_id, left_list DESC;
 
 -- name: reflect_unsubscribes
 -- Opt the customers out (the trigger queues them as for any change) and say so in history.
 WITH changed AS (
     UPDATE public.customers AS c SET marketing_opt_in = false, updated_at = now()
-    FROM unnest(%(ids)s::uuid[], %(contact_ids)s::bigint[]) AS t(id, contact_id)
+    FROM unnest(%(ids)s::uuid[], %(contact_ids)s::bigint[], %(messages)s::text[])
+         AS t(id, contact_id, message)
     WHERE c.id = t.id AND c.marketing_opt_in
-    RETURNING c.id, c.email, t.contact_id
+    RETURNING c.id, c.email, t.contact_id, t.message
 )
 INSERT INTO brevo_sync.history
     (customer_id, email, action, outcome, brevo_contact_id, message, source, run_id)
-SELECT id, email, 'unsubscribe', 'ok', contact_id, %(message)s, %(source)s, %(run_id)s
+SELECT id, email, 'unsubscribe', 'ok', contact_id, message, %(source)s, %(run_id)s
 FROM changed;
 
 -- name: sweep_lock_session

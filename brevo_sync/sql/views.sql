@@ -42,6 +42,7 @@ SELECT p.sort_email, p.sort_last, p.sort_first,
        m.last_name AS m_last_name, m.sms AS m_sms,
        m.used_welcome_offer AS m_used_welcome_offer,
        m.email_blacklisted AS m_email_blacklisted, m.list_ids AS m_list_ids,
+       m.list_unsubscribed AS m_list_unsubscribed,
        s.status AS s_status, s.last_synced_at, s.last_attempt_at, s.last_error,
        s.last_error_code,
        qu.customer_id IS NOT NULL AS queued, qu.last_error AS queue_error

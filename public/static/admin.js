@@ -65,6 +65,7 @@
     if (status) {
       status.replaceChildren(node("span", `badge status ${row.status}`, row.status_label));
       if (row.error) status.append(node("span", "error-message", row.error));
+      for (const note of row.notes || []) status.append(node("span", "note", note));
     }
     const synced = cell(tr, "last_synced");
     if (synced) synced.textContent = when(row.last_synced_at);

@@ -12,7 +12,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 from playwright.sync_api import Error as PlaywrightError
 
-from brevo_sync.seed import INVALID_PHONE
+from brevo_sync.seed import REFUSED_EMAIL
 from tests.e2e.conftest import Live, screenshot
 from tests.factories import add_customer
 from tests.support.admin_app import USER
@@ -119,18 +119,18 @@ def test_push_turns_the_cross_into_a_check(db: psycopg.Connection[Any], page: Pa
 
 
 def test_an_error_row_shows_brevos_message(db: psycopg.Connection[Any], page: Page) -> None:
-    add_customer(db, email="bad.phone@example.com", phone=INVALID_PHONE)
+    add_customer(db, email=REFUSED_EMAIL)
     page.goto("/admin/clients?view=unmatched")
-    target = row(page, "bad.phone@example.com")
+    target = row(page, REFUSED_EMAIL)
     target.get_by_role("button", name="Push to Brevo").click()
     expect(target.locator('[data-cell="status"] .badge')).to_have_text("error")
     expect(target.locator('[data-cell="status"] .error-message')).to_have_text(
-        "Invalid phone number"
+        "Invalid email address"
     )
     expect(target.get_by_role("button", name="Push to Brevo")).to_be_enabled()
     page.reload()
-    expect(row(page, "bad.phone@example.com").locator(".error-message")).to_have_text(
-        "Invalid phone number"
+    expect(row(page, REFUSED_EMAIL).locator(".error-message")).to_have_text(
+        "Invalid email address"
     )
     screenshot(page, "error-row")
 
@@ -141,7 +141,7 @@ def test_sync_all_shows_progress_then_its_result(
 ) -> None:
     for n in range(15):
         add_customer(db, email=f"member{n:02d}@example.com")
-    add_customer(db, email="bad.phone@example.com", phone=INVALID_PHONE)
+    add_customer(db, email=REFUSED_EMAIL)
     page.goto("/admin/clients?view=unmatched")
     expect(page.locator('[data-summary="pending"]')).to_have_text("16")
 
@@ -167,7 +167,7 @@ def test_sync_all_shows_progress_then_its_result(
     assert len(figures) >= 2, seen_running
     expect(result).to_contain_text("Synced 15, failed 1")
     expect(result.locator(".failures li")).to_have_text(
-        ["bad.phone@example.com — Invalid phone number"]
+        [f"{REFUSED_EMAIL} — Invalid email address"]
     )
     expect(progress).to_have_text("Sync finished.")
     expect(page.locator('[data-summary="synced"]')).to_have_text("15")
@@ -175,7 +175,7 @@ def test_sync_all_shows_progress_then_its_result(
     expect(page.locator('[data-summary="pending"]')).to_have_text("0")
     screenshot(page, "sync-all-result")
     result.get_by_role("link", name="Show the updated list").click()
-    expect(page.locator('#rows [data-cell="email"]')).to_have_text(["bad.phone@example.com"])
+    expect(page.locator('#rows [data-cell="email"]')).to_have_text([REFUSED_EMAIL])
 
 
 def test_refresh_from_brevo_brings_in_new_contacts(live: Live, page: Page) -> None:
@@ -195,14 +195,14 @@ def test_history_page_shows_what_the_sync_did(
     push_now(
         live,
         add_customer(db, email="ok@example.com"),
-        add_customer(db, email="bad@example.com", phone=INVALID_PHONE),
+        add_customer(db, email=REFUSED_EMAIL),
     )
     page.goto("/admin/history")
     expect(page.locator("#history tbody tr")).to_have_count(2)
     page.get_by_label("Outcome").select_option("error")
     page.get_by_role("button", name="Filter").click()
     expect(page.locator("#history tbody tr")).to_have_count(1)
-    expect(page.locator("#history .message")).to_have_text(["Invalid phone number"])
+    expect(page.locator("#history .message")).to_have_text(["Invalid email address"])
     screenshot(page, "history")
 
 

@@ -12,7 +12,7 @@ from starlette.applications import Starlette
 
 from brevo_sync.brevo import BrevoClient
 from brevo_sync.reconcile import ALREADY_RUNNING, sweep_lock
-from brevo_sync.seed import INVALID_PHONE
+from brevo_sync.seed import REFUSED_EMAIL
 from tests.factories import add_customer
 from tests.support.admin_app import store
 
@@ -38,10 +38,10 @@ async def test_push_creates_the_contact_and_answers_with_the_updated_row(
 async def test_push_reports_brevos_refusal_on_the_row(
     db: psycopg.Connection[Any], http: httpx.AsyncClient
 ) -> None:
-    cid = add_customer(db, phone=INVALID_PHONE)
+    cid = add_customer(db, email=REFUSED_EMAIL)
     body = (await http.post(f"/api/admin/customers/{cid}/push")).json()
-    assert not body["success"] and body["message"] == "Invalid phone number"
-    assert body["row"]["status"] == "error" and body["row"]["error"] == "Invalid phone number"
+    assert not body["success"] and body["message"] == "Invalid email address"
+    assert body["row"]["status"] == "error" and body["row"]["error"] == "Invalid email address"
     assert body["row"]["can_push"] and not body["row"]["in_brevo"]
 
 
@@ -104,7 +104,7 @@ async def test_sync_all_pushes_everyone_and_lists_failures_with_their_reason(
     db: psycopg.Connection[Any], http: httpx.AsyncClient, emulator: Any
 ) -> None:
     ok = [add_customer(db) for _ in range(3)]
-    bad = add_customer(db, email="bad.phone@example.com", phone=INVALID_PHONE)
+    bad = add_customer(db, email=REFUSED_EMAIL)
     add_customer(db, marketing_opt_in=False)
     response = await http.post("/api/admin/customers/sync-all")
     assert response.status_code == 200, response.text
@@ -118,8 +118,8 @@ async def test_sync_all_pushes_everyone_and_lists_failures_with_their_reason(
         **by_id[str(bad)],
         "success": False,
         "brevoId": None,
-        "email": "bad.phone@example.com",
-        "message": "Invalid phone number",
+        "email": REFUSED_EMAIL,
+        "message": "Invalid email address",
     }
     assert store(emulator).count() == 3
     status = (await http.get("/api/admin/customers/sync-all")).json()

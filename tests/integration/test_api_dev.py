@@ -95,7 +95,7 @@ def check_dev(process: DevProcess, seeded: int) -> None:
         page = http.get("/admin/clients", auth=(user, password))
         assert page.status_code == 200 and "built-in EMULATOR" in page.text
         deadline = time.monotonic() + SYNC_SECONDS
-        while True:  # the listener pushes the demo customers; one phone is refused
+        while True:  # the listener pushes the demo customers; one email is refused
             status = http.get("/api/admin/customers/sync-all", auth=(user, password)).json()
             if status["pending"] == 0 and status["failed"] == 1:
                 break
@@ -103,7 +103,7 @@ def check_dev(process: DevProcess, seeded: int) -> None:
             time.sleep(0.2)
         neon = http.get("/api/admin/views/neon", auth=(user, password)).json()
         assert neon["total"] == seeded
-        assert any(r["error"] == "Invalid phone number" for r in neon["rows"])
+        assert any(r["error"] == "Invalid email address" for r in neon["rows"])
     assert process.interrupt() == 0
     assert "stopped" in process.lines[-1]
     assert password not in "".join(process.lines).replace(f"Password:    {password}", "")

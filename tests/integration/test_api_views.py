@@ -12,7 +12,7 @@ from starlette.applications import Starlette
 
 from brevo_sync import views
 from brevo_sync.brevo import BrevoClient
-from brevo_sync.seed import INVALID_PHONE
+from brevo_sync.seed import REFUSED_EMAIL
 from brevo_sync.service import engine_from, prepare_brevo
 from tests.factories import add_customer
 
@@ -82,10 +82,10 @@ async def test_views_split_customers_by_whether_brevo_holds_them(
 async def test_an_error_row_carries_brevos_message(
     db: psycopg.Connection[Any], app: Starlette, http: httpx.AsyncClient
 ) -> None:
-    add_customer(db, email="bad.phone@example.com", phone=INVALID_PHONE)
+    add_customer(db, email=REFUSED_EMAIL)
     await sync(app)
     row = (await view(http, "unmatched"))["rows"][0]
-    assert row["status"] == "error" and row["error"] == "Invalid phone number"
+    assert row["status"] == "error" and row["error"] == "Invalid email address"
     assert row["can_push"] and not row["in_brevo"]
     status = (await http.get("/api/admin/customers/sync-all")).json()
     assert (status["total"], status["synced"], status["pending"], status["failed"]) == (1, 0, 0, 1)
@@ -237,7 +237,7 @@ async def test_history_filters_by_customer_outcome_and_action(
     db: psycopg.Connection[Any], app: Starlette, http: httpx.AsyncClient
 ) -> None:
     alice = add_customer(db, email="Alice@Example.com")
-    add_customer(db, email="bad@example.com", phone=INVALID_PHONE)
+    add_customer(db, email=REFUSED_EMAIL)
     await sync(app)
 
     async def history(**params: str) -> list[dict[str, Any]]:
@@ -249,7 +249,7 @@ async def test_history_filters_by_customer_outcome_and_action(
     assert len(await history()) == 2
     errors = await history(outcome="error")
     assert [(r["email"], r["message"]) for r in errors] == [
-        ("bad@example.com", "Invalid phone number")
+        (REFUSED_EMAIL, "Invalid email address")
     ]
     assert [UUID(r["customer_id"]) for r in await history(customer=str(alice))] == [alice]
     assert [UUID(r["customer_id"]) for r in await history(customer="ALICE@example.com")] == [alice]

@@ -14,6 +14,7 @@ import psycopg
 import pytest
 
 from bench.support import emulator_process
+from brevo_sync.seed import REFUSED_EMAIL
 from tests.factories import add_customer, add_customers
 
 
@@ -45,7 +46,7 @@ def test_listen_once_drains_and_status_counts(
         db: psycopg.Connection[Any], database_url: str, fake_brevo: str) -> None:
     add_customers(db, 5)
     add_customer(db, marketing_opt_in=False)
-    bad = add_customer(db, email="bad@example.com", phone="+1 555 000 0000")
+    bad = add_customer(db, email=REFUSED_EMAIL)
     env = {"DATABASE_URL": database_url, "BREVO_API_KEY": "xkeysib-cli-test",
            "BREVO_BASE_URL": fake_brevo, "BREVO_LIST_ID": "2"}
     drained = run("listen", "--once", env=env)

@@ -169,32 +169,45 @@ async def test_two_drainers_at_once_push_everything_once(
 async def test_one_invalid_phone_among_100(
         db: psycopg.Connection[Any], engine: Engine, store: Any, brevo_calls: Any) -> None:
     add_customers(db, 99, phone="+442079460958")
-    bad = add_customer(db, phone="+1 555 000 0000", email="bad.phone@example.com")
+    bad = add_customer(db, phone="+1 555 000 0000", email="bad.phone@example.com",
+                       first_name="Bea")
     # Every good customer has the same phone: Brevo refuses a duplicate SMS, so all but one
-    # go in without it, and say so.
+    # go in without it, and say so. A phone Brevo would refuse is left out, and the customer
+    # still reaches Brevo for email.
     report = await engine.drain()
-    assert report.counts["ok"] == 99 and report.failed == 1
-    assert store.count() == 99
-    failed = state(db, bad)
-    assert failed is not None and failed["status"] == "error"
-    assert failed["last_error"] == "Invalid phone number"
+    assert report.counts["ok"] == 100 and report.failed == 0
+    assert store.count() == 100
+    held = contact(store, "bad.phone@example.com")
+    assert held["attributes"].get("FIRSTNAME") == "Bea" and "SMS" not in held["attributes"]
+    assert held["listIds"] == [TEST_LIST_ID]
+    synced = state(db, bad)
+    assert synced is not None and synced["status"] == "synced"
+    assert synced["sms_withheld_fingerprint"] is not None
+    said = db.execute("SELECT message FROM brevo_sync.history WHERE customer_id = %s",
+                      (bad,)).fetchone()
+    assert said is not None and "'+1 555 000 0000' left out: not a valid phone number" in \
+        said["message"]
     assert pending(db) == 0
     calls = brevo_calls()
     await engine.drain()
-    assert brevo_calls() == calls, "a permanent error is not retried until the row changes"
-    db.execute("UPDATE customers SET phone = NULL WHERE id = %s", (bad,))
+    assert brevo_calls() == calls, "nothing is pushed again until the row changes"
+    db.execute("UPDATE customers SET phone = '+33 6 12 34 56 78' WHERE id = %s", (bad,))
     await engine.drain()
-    assert store.get_by_email("bad.phone@example.com") is not None
+    assert contact(store, "bad.phone@example.com")["attributes"]["SMS"] == "33612345678"
 
 
 async def test_backlog_goes_through_bulk_import(
         db: psycopg.Connection[Any], engine: Engine, store: Any, emulator_app: Any) -> None:
     ids = add_customers(db, 450)
-    add_customer(db, phone="garbage-phone", email="garbage@example.com")
+    garbage = add_customer(db, phone="garbage-phone", email="garbage@example.com")
     report = await engine.drain()
     assert report.bulk_imports >= 1
-    assert report.counts["ok"] == 450 and report.failed == 1
-    assert store.count() == 450
+    # The unreadable phone is left out: that customer is imported too, for email.
+    assert report.counts["ok"] == 451 and report.failed == 0
+    assert store.count() == 451
+    assert "SMS" not in contact(store, "garbage@example.com")["attributes"]
+    withheld = state(db, garbage)
+    assert withheld is not None and withheld["sms_withheld_fingerprint"] is not None
     missing = db.execute("SELECT count(*) AS n FROM customers WHERE id = ANY(%s)"
                          " AND brevo_contact_id IS NULL", (ids,)).fetchone()
     assert missing is not None and missing["n"] == 0

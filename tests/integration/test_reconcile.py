@@ -249,12 +249,30 @@ async def test_the_safeguard_stops_a_mass_removal_before_acting(
 async def test_a_row_that_failed_for_good_is_retried_only_once_it_changes(
         db: psycopg.Connection[Any], pool: Pool, brevo: BrevoClient, settings: Settings,
         store: Any) -> None:
-    cid = add_customer(db, phone="+33 1")
+    cid = add_customer(db, email="ada@example")
     missed(db)
     first = await sweep(settings, pool, brevo)
     assert first.failed == 1 and not first.success
     assert first.results[0]["reason"] and not first.results[0]["success"]
     assert (await sweep(settings, pool, brevo)).counts["queued"] == 0
+    db.execute("UPDATE customers SET email = 'ada@example.com' WHERE id = %s", (cid,))
+    missed(db)
+    fixed = await sweep(settings, pool, brevo)
+    assert fixed.counts["queued"] == 1 and fixed.synced == 1
+    assert brevo_contact(store, db, cid).email == "ada@example.com"
+
+
+async def test_a_phone_brevo_would_refuse_is_left_out_and_is_not_drift(
+        db: psycopg.Connection[Any], pool: Pool, brevo: BrevoClient, settings: Settings,
+        store: Any) -> None:
+    cid = add_customer(db, phone="+33 1")
+    missed(db)
+    first = await sweep(settings, pool, brevo)
+    assert first.synced == 1 and first.failed == 0 and first.success
+    assert "left out" in (first.results[0]["message"] or "")
+    assert "SMS" not in brevo_contact(store, db, cid).attributes
+    again = await sweep(settings, pool, brevo)
+    assert again.counts["queued"] == 0, "a phone left out is not drift until the row changes"
     db.execute("UPDATE customers SET phone = '+33 6 12 34 56 78' WHERE id = %s", (cid,))
     missed(db)
     fixed = await sweep(settings, pool, brevo)

@@ -102,3 +102,15 @@ def test_list_results_merge() -> None:
     total = ListResult(success=["a@x.com"])
     total.merge(ListResult(failure=["b@x.com"], unchanged=["c@x.com"]))
     assert total == ListResult(success=["a@x.com"], failure=["b@x.com"], unchanged=["c@x.com"])
+
+
+def test_the_lists_left_and_the_persons_own_unsubscriptions_are_read() -> None:
+    contact = Contact.from_api(API_CONTACT)
+    assert contact.list_unsubscribed == [1] and contact.user_unsubscriptions == 0
+    detailed = Contact.from_api({**API_CONTACT, "statistics": {"unsubscriptions": {
+        "userUnsubscription": [{"campaignId": 3, "eventTime": "2024-03-01T10:00:00Z"}],
+        "adminUnsubscription": []}}})
+    assert detailed.user_unsubscriptions == 1
+    bare = Contact.from_api({k: v for k, v in API_CONTACT.items()
+                             if k not in ("listUnsubscribed", "statistics")})
+    assert bare.list_unsubscribed == [] and bare.user_unsubscriptions == 0

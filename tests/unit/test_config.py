@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from brevo_sync.attributes import AttributeNames
 from brevo_sync.config import ConfigError, Settings, looks_like_neon_pooler
 
 
@@ -71,3 +72,22 @@ def test_missing_required_settings_name_the_variable() -> None:
         Settings.from_env({}).require_database()
     with pytest.raises(ConfigError, match="BREVO_API_KEY"):
         Settings.from_env({}).require_brevo_key()
+
+
+def test_attribute_names_default_to_brevos_and_can_be_the_accounts_own() -> None:
+    assert Settings.from_env({}).attribute_names == AttributeNames(
+        "FIRSTNAME", "LASTNAME", "SMS", "USED_WELCOME_OFFER")
+    names = Settings.from_env({"BREVO_ATTR_FIRSTNAME": "prenom", "BREVO_ATTR_LASTNAME": "NOM",
+                               "BREVO_ATTR_USED_WELCOME_OFFER": "OFFRE_1"}).attribute_names
+    assert (names.firstname, names.lastname, names.sms, names.used_welcome_offer) == (
+        "PRENOM", "NOM", "SMS", "OFFRE_1")
+
+
+@pytest.mark.parametrize(("env", "variable"), [
+    ({"BREVO_ATTR_FIRSTNAME": "first name"}, "BREVO_ATTR_FIRSTNAME"),
+    ({"BREVO_ATTR_SMS": "EMAIL"}, "BREVO_ATTR_SMS"),
+    ({"BREVO_ATTR_LASTNAME": "FIRSTNAME"}, "BREVO_ATTR_LASTNAME"),
+])
+def test_malformed_attribute_names_name_the_variable(env: dict[str, str], variable: str) -> None:
+    with pytest.raises(ConfigError, match=variable):
+        Settings.from_env(env)

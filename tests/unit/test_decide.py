@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 
+from brevo_sync.attributes import AttributeNames
 from brevo_sync.decide import (
     Create,
     Nothing,
@@ -186,9 +187,71 @@ def test_a_second_customer_with_the_same_email_is_rejected() -> None:
     assert isinstance(action, Reject) and str(other) in action.reason
 
 
-def test_unparseable_phone_is_passed_for_brevo_to_judge() -> None:
+def test_a_phone_brevo_would_refuse_is_left_out_with_the_reason() -> None:
     action = decide(item(), customer(phone="12-34"), None, None, POLICY)
-    assert isinstance(action, Create) and action.attributes["SMS"] == "1234"
+    assert isinstance(action, Create) and "SMS" not in action.attributes
+    assert action.attributes["FIRSTNAME"] == "Ada" and action.list_ids == (2,)
+    assert action.sms_withheld and action.note is not None
+    assert "'12-34' left out: not a valid phone number" in action.note
+
+
+def test_a_phone_with_its_country_code_but_no_plus_is_kept() -> None:
+    action = decide(item(), customer(phone="33 6 12 34 56 78"), None, None, POLICY)
+    assert isinstance(action, Create) and action.attributes["SMS"] == "+33612345678"
+    assert not action.sms_withheld and action.note is None
+
+
+def test_a_refused_phone_on_a_synced_contact_is_not_a_change_each_time() -> None:
+    known = contact(attributes={"FIRSTNAME": "Ada", "LASTNAME": "Lovelace",
+                                "USED_WELCOME_OFFER": False})
+    action = decide(item(), customer(phone="0000", brevo_contact_id=7), known, None, POLICY)
+    assert isinstance(action, Nothing) and action.sms_withheld
+    assert "left out" in action.reason
+
+
+def test_a_missing_boolean_equals_false() -> None:
+    known = contact(attributes={"FIRSTNAME": "Ada", "LASTNAME": "Lovelace",
+                                "SMS": "33612345678"})
+    assert decide(item(), customer(brevo_contact_id=7), known, None, POLICY) == \
+        Nothing("in sync")
+    assert attribute_changes({"USED_WELCOME_OFFER": False}, {}) == {}
+    assert attribute_changes({"USED_WELCOME_OFFER": True}, {}) == {"USED_WELCOME_OFFER": True}
+    assert attribute_changes({"USED_WELCOME_OFFER": False}, {"USED_WELCOME_OFFER": "true"}) == \
+        {"USED_WELCOME_OFFER": False}
+
+
+def test_attributes_go_under_the_account_names() -> None:
+    names = AttributeNames(firstname="PRENOM", lastname="NOM", sms="MOBILE",
+                           used_welcome_offer="OFFRE")
+    policy = Policy(list_id=2, attributes=names)
+    action = decide(item(), customer(used_welcome_offer=True), None, None, policy)
+    assert isinstance(action, Create) and action.attributes == {
+        "PRENOM": "Ada", "NOM": "Lovelace", "MOBILE": "+33612345678", "OFFRE": True}
+    known = contact(attributes={"PRENOM": "Ada", "NOM": "Lovelace", "MOBILE": "33612345678",
+                                "OFFRE": True, "FIRSTNAME": "someone else"})
+    assert decide(item(), customer(used_welcome_offer=True, brevo_contact_id=7), known, None,
+                  policy) == Nothing("in sync")
+    assert attribute_changes({"PRENOM": "A"}, {"PRENOM": "A", "MOBILE": "336"}, names) == \
+        {"MOBILE": ""}
+
+
+def test_someone_who_left_the_list_is_not_added_back() -> None:
+    known = contact(list_ids=frozenset(), list_unsubscribed=frozenset({2}))
+    action = decide(item(), customer(brevo_contact_id=7, first_name="Ada B."), known, None,
+                    POLICY)
+    assert isinstance(action, Update) and action.list_ids == ()
+    assert action.attributes == {"FIRSTNAME": "Ada B."}
+    assert action.recreate is not None and action.recreate.list_ids == ()
+    assert action.note is not None and "not added back" in action.note
+    unchanged = decide(item(), customer(brevo_contact_id=7), known, None, POLICY)
+    assert isinstance(unchanged, Nothing) and "not added back" in unchanged.reason
+
+
+def test_someone_who_left_the_list_matched_by_email_is_not_added_back() -> None:
+    known = contact(list_ids=frozenset(), list_unsubscribed=frozenset({2}))
+    action = decide(item(), customer(last_name="King"), known, None, POLICY)
+    assert isinstance(action, Update) and action.list_ids == ()
+    assert action.contact_id == 7 and action.attributes == {"LASTNAME": "King"}
 
 
 def test_local_phone_uses_the_default_region() -> None:

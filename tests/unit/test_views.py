@@ -11,6 +11,7 @@ from brevo_sync.views import (
     ViewError,
     ViewQuery,
     check_depth,
+    customer_row,
     customer_status,
     differences,
     like_pattern,
@@ -167,3 +168,26 @@ def test_history_customer_is_an_id_or_an_email() -> None:
     assert parse_history_query({"customer": " Ada@Example.com "}).email == "ada@example.com"
     with pytest.raises(ViewError):
         parse_history_query({"customer": "ada"})
+
+
+def test_a_boolean_brevo_leaves_out_is_false() -> None:
+    assert differences(row(m_used_welcome_offer=None), phone_region="FR") == []
+    assert differences(row(used_welcome_offer=True, m_used_welcome_offer=None),
+                       phone_region="FR") == ["used_welcome_offer"]
+
+
+def test_a_list_the_person_left_is_not_a_difference() -> None:
+    assert differences(row(m_list_ids=[], m_list_unsubscribed=[2]), phone_region="FR",
+                       list_id=2) == []
+
+
+def test_a_phone_left_out_is_not_a_difference_and_is_noted() -> None:
+    full = {**row(phone="+1 555 0100", m_sms=None), "id": 1, "email": "ada@example.com",
+            "created_at": None, "brevo_contact_id": 7, "m_email": "ada@example.com",
+            "queued": False, "queue_error": None, "s_status": "synced", "last_error": None,
+            "last_synced_at": None}
+    shown = customer_row(full, phone_region="FR", list_id=2)
+    assert shown["differs"] == [] and shown["status"] == "in_sync"
+    assert shown["notes"] == ["phone '+1 555 0100' left out: not a valid phone number;"
+                              " pushed without it"]
+    assert customer_row({**full, "phone": "06 12 34 56 78"}, phone_region="FR")["notes"] == []
