@@ -15,7 +15,7 @@ from brevo_sync.brevo import BrevoClient
 from brevo_sync.config import Settings
 from brevo_sync.db import Pool
 from brevo_sync.engine import Engine
-from brevo_sync.mirror import refresh_mirror
+from brevo_sync.mirror import refresh_mirror, vouch_for_mirror
 from brevo_sync.reconcile import SweepResult, run_sweep
 from brevo_sync.service import engine_from
 from tests.conftest import TEST_LIST_ID
@@ -188,6 +188,7 @@ async def test_a_new_customer_joins_the_list_in_one_call(
         emulator_app: Any) -> None:
     """Only an email Brevo turns out to hold already is asked about before joining the list."""
     emulator_app.state.config.list_unsubscription = True
+    await vouch_for_mirror(engine.pool, engine.client)  # once a process, not a customer
     cid = add_customer(db)
     before = brevo_calls()
     assert (await engine.drain()).synced == 1
