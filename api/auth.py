@@ -173,7 +173,8 @@ class AdminAuth:
         wait = self.throttle.wait(keys)
         if wait > 0:
             retry_after = retry_after_header(wait)
-            log.warning("admin_login_throttled", **seen, retry_after=int(retry_after))
+            # Debug only: a refused flood must not become a flood of log lines.
+            log.debug("admin_login_throttled", **seen, retry_after=int(retry_after))
             return error_response(
                 429,
                 f"too many failed logins: try again in {retry_after} s",
