@@ -130,7 +130,8 @@ def emulator(brevo_sync: Path) -> Iterator[str]:
         deadline = time.monotonic() + 30
         while True:
             try:
-                urllib.request.urlopen(base + "/_emulator/contacts", timeout=1).read()
+                urllib.request.urlopen(emulator_request(base, "/_emulator/contacts"),
+                                       timeout=1).read()
                 break
             except OSError:
                 if process.poll() is not None or time.monotonic() > deadline:
@@ -142,8 +143,14 @@ def emulator(brevo_sync: Path) -> Iterator[str]:
         process.wait(10)
 
 
+def emulator_request(base: str, path: str) -> urllib.request.Request:
+    """A control call: the emulator runs with a key, which its control routes ask for too."""
+    return urllib.request.Request(base + path, headers={"api-key": API_KEY})
+
+
 def emulator_contacts(base: str) -> list[dict[str, object]]:
-    with urllib.request.urlopen(base + "/_emulator/contacts", timeout=5) as answer:
+    with urllib.request.urlopen(emulator_request(base, "/_emulator/contacts"),
+                                timeout=5) as answer:
         return list(json.load(answer)["contacts"])
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -13,6 +12,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from api.actions import Actions
+from api.body import json_object
 from api.errors import ApiError
 from api.totals import Totals
 from brevo_sync import audit
@@ -32,7 +32,6 @@ from brevo_sync.views import (
     single_pass,
 )
 
-MAX_BODY_BYTES = 16_384
 # A sweep already running, or one the removal guard stopped, is a conflict to show the admin;
 # one that failed midway (Brevo or the database gone) is a bad gateway; Brevo refusing the
 # account (pushing paused) is a 503.
@@ -62,22 +61,6 @@ def actions_of(request: Request) -> Actions:
 def totals_of(request: Request) -> Totals:
     totals: Totals = request.app.state.totals
     return totals
-
-
-async def json_object(request: Request) -> dict[str, Any]:
-    """The request's JSON object; an empty body is an empty object."""
-    body = await request.body()
-    if len(body) > MAX_BODY_BYTES:
-        raise ApiError(413, f"the request body is larger than {MAX_BODY_BYTES} bytes")
-    if not body.strip():
-        return {}
-    try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        raise ApiError(400, "the request body is not valid JSON") from None
-    if not isinstance(data, dict):
-        raise ApiError(400, "the request body must be a JSON object")
-    return data
 
 
 def customer_id_of(request: Request) -> UUID:
@@ -134,6 +117,7 @@ async def customer_json(request: Request) -> Response:
 
 async def push_customer(request: Request) -> Response:
     customer_id = customer_id_of(request)
+    await json_object(request)  # takes no settings, but a body must still be JSON and small
     async with connection(request) as conn:
         if not await customer_exists(conn, customer_id):
             raise ApiError(404, "no customer has this id")

@@ -22,6 +22,7 @@ from api.auth import AdminAuth
 from api.cron import cron_route
 from api.errors import EXCEPTION_HANDLERS
 from api.security import SecurityHeaders
+from api.throttle import LoginThrottle
 from api.totals import Totals
 from brevo_sync.config import Settings
 from brevo_sync.resources import public_dir
@@ -38,9 +39,10 @@ def create_app(
     *,
     brevo_transport: httpx.AsyncBaseTransport | None = None,
     notice: str | None = None,
+    login_throttle: LoginThrottle | None = None,
 ) -> Starlette:
     """`notice` is a line every page shows (`brevo-sync dev` uses it to say Brevo is the
-    emulator)."""
+    emulator); `login_throttle` is a seam for tests that need its clock."""
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -62,7 +64,13 @@ def create_app(
         ],
         middleware=[
             Middleware(SecurityHeaders),
-            Middleware(AdminAuth, user=settings.admin_user, password=settings.admin_password),
+            Middleware(
+                AdminAuth,
+                user=settings.admin_user,
+                password=settings.admin_password,
+                metrics_token=settings.metrics_token,
+                throttle=login_throttle,
+            ),
         ],
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=lifespan,

@@ -5,7 +5,8 @@ CRON_SECRET unset every call is refused (fail closed). `user-agent: vercel-cron/
 `x-vercel-cron` and `x-vercel-cron-schedule` are ordinary headers anyone can send: they count
 for nothing. The Authorization header is never logged.
 
-Vercel Cron sends GET and follows no redirect, so the route answers GET on this exact path.
+Vercel Cron sends GET and follows no redirect, so the route answers GET on this exact path,
+and only GET: Starlette would answer HEAD with the GET handler, which here runs a sweep.
 Answers: 200 with the sweep's result; 401 when not authorized; 409 when another sweep is
 running, and when the safeguard refused a mass removal (an alarm the cron log should show as
 a failed run); 502 when Brevo or the database failed mid-sweep; 503 when the sweep could
@@ -17,6 +18,7 @@ from __future__ import annotations
 import hmac
 
 import structlog
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -49,6 +51,8 @@ def status_code(result: SweepResult) -> int:
 
 
 async def sync_brevo(request: Request) -> Response:
+    if request.method != "GET":
+        raise HTTPException(405, headers={"Allow": "GET"})
     settings: Settings = request.app.state.settings
     if not cron_authorized(request.headers.get("authorization"), settings.cron_secret):
         log.warning("cron_refused", path=request.url.path,

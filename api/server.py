@@ -14,14 +14,23 @@ from brevo_sync.service import client_from, prepare_brevo
 
 log = structlog.get_logger("api.server")
 
+# The throttle slows guessing per process and per client, it does not stop it: a password
+# short enough to be guessed anyway is refused at start.
+MIN_ADMIN_PASSWORD_LENGTH = 12
+
 
 def serve(settings: Settings, host: str = "127.0.0.1", port: int = 8000) -> int:
-    """Serve until interrupted. Refuses to start without an admin password: the pages show
-    every customer, and no default password is safe."""
+    """Serve until interrupted. Refuses to start without an admin password, or with a short
+    one: the pages show every customer, and no default password is safe."""
     if not settings.admin_password:
         raise ConfigError(
             "ADMIN_PASSWORD is not set: the admin pages need a password "
             "(HTTP Basic, user ADMIN_USER, default 'admin')"
+        )
+    if len(settings.admin_password.reveal()) < MIN_ADMIN_PASSWORD_LENGTH:
+        raise ConfigError(
+            f"ADMIN_PASSWORD is too short: it needs at least {MIN_ADMIN_PASSWORD_LENGTH}"
+            " characters (e.g. `python -c 'import secrets; print(secrets.token_urlsafe(16))'`)"
         )
     settings.require_database()
     settings.require_brevo_key()

@@ -60,6 +60,8 @@ class Settings:
     cron_secret: Secret | None = None
     admin_user: str = "admin"
     admin_password: Secret | None = None
+    # A bearer for the API's /metrics, so a scraper needs no admin password.
+    metrics_token: Secret | None = None
     # What happens in Brevo when a synced customer opts out, or is deleted. Blocklisting is the
     # compliant default for opt-outs: it stops every campaign, whatever list the contact is in.
     opt_out_action: RemovalAction = "blocklist"
@@ -108,6 +110,7 @@ class Settings:
             cron_secret=_secret(env, "CRON_SECRET"),
             admin_user=_str(env, "ADMIN_USER") or "admin",
             admin_password=_secret(env, "ADMIN_PASSWORD"),
+            metrics_token=_secret(env, "METRICS_TOKEN"),
             opt_out_action=_choice(env, "BREVO_OPT_OUT_ACTION", "blocklist"),
             delete_action=_choice(env, "BREVO_DELETE_ACTION", "unlist"),
             removal_guard_share=_float(env, "BREVO_REMOVAL_GUARD_SHARE", 0.10, 0.0, 1.0),

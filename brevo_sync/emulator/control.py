@@ -1,8 +1,16 @@
-"""The emulator's own endpoints (no api-key, outside /v3), for tests in another process."""
+"""The emulator's own endpoints (outside /v3), for tests in another process.
+
+With a key configured (`fake-brevo --api-key`), /_emulator/* asks for it in the `api-key`
+header as /v3 does: these routes read and rewrite the whole account. Without one they are
+open, as /v3 then accepts any key. /healthz is always open, for probes. No answer ever shows
+the configured key.
+"""
 
 from __future__ import annotations
 
+import hmac
 import json
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.requests import Request
@@ -52,8 +60,15 @@ async def add_contacts(request: Request) -> Response:
     return JSONResponse({"ids": ids}, status_code=201)
 
 
+def shown_config(config: EmulatorConfig) -> dict[str, Any]:
+    """The settings without the key itself: only whether one is set."""
+    shown = config.as_dict()
+    shown["api_key"] = "**********" if config.api_key is not None else None
+    return shown
+
+
 async def get_config(request: Request) -> Response:
-    return JSONResponse(config_of(request).as_dict())
+    return JSONResponse(shown_config(config_of(request)))
 
 
 async def patch_config(request: Request) -> Response:
@@ -65,7 +80,7 @@ async def patch_config(request: Request) -> Response:
         config.apply_patch(patch)
     except ValueError as exc:
         return JSONResponse({"error": str(exc)}, status_code=400)
-    return JSONResponse(config.as_dict())
+    return JSONResponse(shown_config(config))
 
 
 async def reset(request: Request) -> Response:
@@ -125,15 +140,40 @@ async def delete_contact(request: Request) -> Response:
     return Response(status_code=204)
 
 
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+def key_refusal(request: Request) -> Response | None:
+    """Brevo's 401 when a key is configured and the request does not carry it."""
+    expected = config_of(request).api_key
+    if expected is None:
+        return None
+    sent = request.headers.get("api-key")
+    if not sent:
+        message = {"message": "authentication not found in headers", "code": "unauthorized"}
+        return JSONResponse(message, status_code=401)
+    # Latin-1 gives back the header's bytes as sent.
+    if not hmac.compare_digest(sent.encode("latin-1"), expected.encode()):
+        return JSONResponse({"code": "unauthorized", "message": "Key not found"}, 401)
+    return None
+
+
+def keyed(endpoint: Endpoint) -> Endpoint:
+    async def guarded(request: Request) -> Response:
+        return key_refusal(request) or await endpoint(request)
+
+    return guarded
+
+
 ROUTES = [
     Route("/healthz", healthz, methods=["GET"]),
-    Route("/_emulator/contacts", contacts, methods=["GET"]),
-    Route("/_emulator/contacts", add_contacts, methods=["POST"]),
-    Route("/_emulator/calls", calls, methods=["GET"]),
-    Route("/_emulator/config", get_config, methods=["GET"]),
-    Route("/_emulator/config", patch_config, methods=["PATCH"]),
-    Route("/_emulator/reset", reset, methods=["POST"]),
-    Route("/_emulator/contacts/{contact_id}/blocklist", blocklist, methods=["POST"]),
-    Route("/_emulator/contacts/{contact_id}/unsubscribe", unsubscribe, methods=["POST"]),
-    Route("/_emulator/contacts/{contact_id}", delete_contact, methods=["DELETE"]),
+    Route("/_emulator/contacts", keyed(contacts), methods=["GET"]),
+    Route("/_emulator/contacts", keyed(add_contacts), methods=["POST"]),
+    Route("/_emulator/calls", keyed(calls), methods=["GET"]),
+    Route("/_emulator/config", keyed(get_config), methods=["GET"]),
+    Route("/_emulator/config", keyed(patch_config), methods=["PATCH"]),
+    Route("/_emulator/reset", keyed(reset), methods=["POST"]),
+    Route("/_emulator/contacts/{contact_id}/blocklist", keyed(blocklist), methods=["POST"]),
+    Route("/_emulator/contacts/{contact_id}/unsubscribe", keyed(unsubscribe), methods=["POST"]),
+    Route("/_emulator/contacts/{contact_id}", keyed(delete_contact), methods=["DELETE"]),
 ]

@@ -70,7 +70,10 @@ class Live:
     settings: Settings
 
     def api(self) -> httpx.Client:
-        return httpx.Client(base_url=self.url, auth=(USER, PASSWORD), timeout=30)
+        # With the Origin the page's own calls carry: state changes need it.
+        return httpx.Client(
+            base_url=self.url, auth=(USER, PASSWORD), headers={"origin": self.url}, timeout=30
+        )
 
     def brevo(self) -> httpx.Client:
         return httpx.Client(base_url=self.brevo_url, headers={"api-key": TEST_API_KEY}, timeout=30)

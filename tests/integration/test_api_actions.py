@@ -194,7 +194,9 @@ async def test_refresh_brings_contacts_made_in_brevo_into_the_mirror(
 
 @pytest.mark.parametrize("body", [b"{", b'{"full": "yes"}', b"[true]"])
 async def test_refresh_refuses_a_bad_body(http: httpx.AsyncClient, body: bytes) -> None:
-    response = await http.post("/api/admin/brevo/refresh", content=body)
+    response = await http.post(
+        "/api/admin/brevo/refresh", content=body, headers={"content-type": "application/json"}
+    )
     assert response.status_code == 400 and response.json()["error"]
 
 

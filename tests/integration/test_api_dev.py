@@ -16,6 +16,8 @@ import httpx
 import psycopg
 import pytest
 
+from api.server import MIN_ADMIN_PASSWORD_LENGTH
+
 START_SECONDS = 60.0
 SYNC_SECONDS = 30.0
 
@@ -89,6 +91,7 @@ def check_dev(process: DevProcess, seeded: int) -> None:
     url = process.wait_for(r"Admin page:\s+(http://127\.0\.0\.1:\d+)/admin/clients").group(1)
     user = process.wait_for(r"User:\s+(\S+)").group(1)
     password = process.wait_for(r"Password:\s+(\S+)").group(1)
+    assert len(password) >= MIN_ADMIN_PASSWORD_LENGTH  # as long as `serve` asks
     process.wait_for(r"EMULATOR .* nothing reaches the real Brevo")
     with httpx.Client(base_url=url, timeout=10) as http:
         assert http.get("/admin/clients").status_code == 401

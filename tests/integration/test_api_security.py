@@ -8,16 +8,20 @@ import os
 import re
 import subprocess
 import sys
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import psycopg
 import pytest
 from starlette.applications import Starlette
+from structlog.testing import capture_logs
 
 from api.app import create_app
+from api.body import MAX_BODY_BYTES
 from api.server import serve
-from brevo_sync.config import ConfigError, Settings
+from api.throttle import LoginThrottle
+from brevo_sync.config import ConfigError, Secret, Settings
 from tests.conftest import TEST_API_KEY
 from tests.factories import add_customer
 from tests.support.admin_app import ORIGIN, PASSWORD, USER, admin_settings, client
@@ -147,7 +151,7 @@ async def test_probes_and_assets_need_no_credentials(app: Starlette) -> None:
         assert (await anonymous.get("/readyz")).json() == {"status": "ok"}
         script = await anonymous.get("/static/admin.js")
         assert script.status_code == 200 and "javascript" in script.headers["content-type"]
-        assert (await anonymous.get("/metrics")).status_code == 200
+        assert (await anonymous.get("/metrics")).status_code == 401
 
 
 async def test_readyz_is_503_when_the_database_is_unreachable(
@@ -287,3 +291,314 @@ async def test_the_cron_route_is_mounted_and_asks_for_its_own_secret(app: Starle
         response = await anonymous.get("/api/cron/sync-brevo")
     assert response.status_code == 401
     assert response.headers["www-authenticate"] == "Bearer"  # the cron's check, not Basic
+
+
+# -- bad input at the door: a 4xx, never a 500 ------------------------------------------------
+
+RAW_AUTHORIZATIONS = [
+    b"Basic \xff\xfe",
+    b"Basic \xe9t\xe9",
+    b"\xff",
+    b"Basic YWRtaW46\xa0",
+    b"Bearer \xc3\xa9",
+    b"Basic " + base64.b64encode(b"admin:\xff\xfe"),
+    b"Basic " + base64.b64encode(b"no-colon"),
+    b"Basic %%%",
+]
+
+
+@pytest.mark.parametrize("authorization", RAW_AUTHORIZATIONS)
+@pytest.mark.parametrize("path", ["/admin/clients", "/api/admin/views", "/no/such", "/metrics"])
+async def test_any_authorization_header_is_a_401_never_a_500(
+    app: Starlette, path: str, authorization: bytes
+) -> None:
+    async with client(app, auth=None) as anonymous:
+        response = await anonymous.get(path, headers=[(b"authorization", authorization)])
+    assert response.status_code == 401, response.text
+    assert response.json() == {"error": "authentication required"}
+
+
+async def test_any_bearer_on_the_cron_route_is_a_401(settings: Settings, emulator: Any) -> None:
+    configured = dataclasses.replace(
+        admin_settings(settings), cron_secret=Secret("cron-secret-0123456789")
+    )
+    application = create_app(configured, brevo_transport=httpx.ASGITransport(app=emulator))
+    async with client(application, auth=None) as anonymous:
+        for authorization in RAW_AUTHORIZATIONS:
+            response = await anonymous.get(
+                "/api/cron/sync-brevo", headers=[(b"authorization", authorization)]
+            )
+            assert response.status_code == 401, authorization
+
+
+class CountedBody:
+    """A huge body made chunk by chunk, never held whole: it counts what the server took."""
+
+    def __init__(self, total: int, chunk: int = 64 * 1024) -> None:
+        self.total = total
+        self.chunk = b" " * chunk
+        self.consumed = 0
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        while self.consumed < self.total:
+            self.consumed += len(self.chunk)
+            yield self.chunk
+
+
+JSON_TYPE = {"content-type": "application/json"}
+UNKNOWN_PUSH = "/api/admin/customers/2b1e4c5d-0000-4000-8000-000000000000/push"
+BODY_ROUTES = ["/api/admin/customers/sync-all", "/api/admin/brevo/refresh", UNKNOWN_PUSH]
+
+
+@pytest.mark.parametrize("path", BODY_ROUTES)
+async def test_a_300_mb_body_is_refused_before_it_is_read(
+    http: httpx.AsyncClient, path: str
+) -> None:
+    streamed = CountedBody(300 * 1024 * 1024)
+    response = await http.post(path, content=streamed, headers=JSON_TYPE)
+    assert response.status_code == 413 and "16384 bytes" in response.json()["error"]
+    # Read up to the limit and one chunk past it, not one chunk more.
+    assert streamed.consumed <= MAX_BODY_BYTES + len(streamed.chunk)
+
+
+async def test_a_declared_length_over_the_limit_is_refused_without_reading(
+    http: httpx.AsyncClient,
+) -> None:
+    streamed = CountedBody(300 * 1024 * 1024)
+    response = await http.post(
+        "/api/admin/customers/sync-all",
+        content=streamed,
+        headers={**JSON_TYPE, "content-length": str(streamed.total)},
+    )
+    assert response.status_code == 413 and streamed.consumed == 0
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        pytest.param(b"[" * 8000 + b"]" * 8000, id="arrays"),
+        pytest.param(b'{"a":' * 2000 + b"1" + b"}" * 2000, id="objects"),
+        pytest.param(b'{"budget": ' + b"[" * 33 + b"]" * 33 + b"}", id="just-past-the-limit"),
+    ],
+)
+@pytest.mark.parametrize("path", BODY_ROUTES)
+async def test_deeply_nested_json_is_a_400(http: httpx.AsyncClient, path: str, body: bytes) -> None:
+    assert len(body) <= MAX_BODY_BYTES
+    response = await http.post(path, content=body, headers=JSON_TYPE)
+    assert response.status_code == 400, response.text
+    assert "nested deeper" in response.json()["error"]
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"content-type": "text/plain"},
+        {"content-type": "application/x-www-form-urlencoded"},
+        {"content-type": "multipart/form-data; boundary=x"},
+        {"content-type": "application/json-patch+json"},
+        {},
+    ],
+)
+@pytest.mark.parametrize("path", BODY_ROUTES)
+async def test_a_body_that_is_not_declared_json_is_a_415(
+    http: httpx.AsyncClient, path: str, headers: dict[str, str]
+) -> None:
+    response = await http.post(path, content=b'{"full": true}', headers=headers)
+    assert response.status_code == 415, response.text
+    assert "application/json" in response.json()["error"]
+
+
+async def test_a_declared_json_body_and_an_empty_one_pass(http: httpx.AsyncClient) -> None:
+    declared = await http.post(
+        UNKNOWN_PUSH, content=b"{}", headers={"content-type": "application/json; charset=utf-8"}
+    )
+    empty = await http.post(UNKNOWN_PUSH)
+    assert declared.status_code == 404 and empty.status_code == 404  # past the body, to the id
+
+
+# -- login throttling ---------------------------------------------------------------------------
+
+
+class FrozenClock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    return FrozenClock()
+
+
+@pytest.fixture
+async def throttled_app(
+    settings: Settings, emulator: Any, clock: FrozenClock
+) -> AsyncIterator[Starlette]:
+    application = create_app(
+        admin_settings(settings),
+        brevo_transport=httpx.ASGITransport(app=emulator),
+        login_throttle=LoginThrottle(clock=clock),
+    )
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+def from_client(app: Starlette, address: str) -> httpx.AsyncClient:
+    transport = httpx.ASGITransport(app=app, client=(address, 40000))
+    return httpx.AsyncClient(transport=transport, base_url=ORIGIN)
+
+
+async def test_guessing_gets_429s_with_a_growing_retry_after(
+    throttled_app: Starlette, clock: FrozenClock
+) -> None:
+    guess = {"authorization": basic("root", "guess")}
+    right = {"authorization": basic(USER, PASSWORD)}
+    async with from_client(throttled_app, "203.0.113.7") as attacker:
+        statuses = [(await attacker.get("/healthz/x", headers=guess)).status_code for _ in range(5)]
+        assert statuses == [401] * 5
+        refused = await attacker.get("/api/admin/views", headers=guess)
+        assert refused.status_code == 429 and refused.headers["retry-after"] == "1"
+        assert refused.json()["error"].startswith("too many failed logins")
+        # While it waits, even the right password is not judged.
+        assert (await attacker.get("/admin/clients", headers=right)).status_code == 429
+        clock.now += 1
+        assert (await attacker.get("/admin/clients", headers=guess)).status_code == 401
+        again = await attacker.get("/admin/clients", headers=guess)
+        assert again.status_code == 429 and again.headers["retry-after"] == "2"
+        clock.now += 2
+        assert (await attacker.get("/admin/clients", headers=right)).status_code == 200
+    async with from_client(throttled_app, "198.51.100.1") as bystander:
+        assert (await bystander.get("/admin/clients", headers=right)).status_code == 200
+
+
+async def test_guesses_at_the_admin_from_many_clients_throttle_the_user(
+    throttled_app: Starlette,
+) -> None:
+    guess = {"authorization": basic(USER, "guess")}
+    for n in range(5):
+        async with from_client(throttled_app, f"203.0.113.{n}") as attacker:
+            assert (await attacker.get("/admin/clients", headers=guess)).status_code == 401
+    async with from_client(throttled_app, "203.0.113.200") as fresh:
+        response = await fresh.get("/admin/clients", headers=guess)
+    assert response.status_code == 429 and response.headers["retry-after"] == "1"
+
+
+async def test_failed_logins_are_logged_without_the_password(throttled_app: Starlette) -> None:
+    typed_in_the_wrong_field = "my-secret-typed-as-user"
+    with capture_logs() as logs:
+        async with from_client(throttled_app, "203.0.113.9") as someone:
+            await someone.get("/admin/clients")  # no credentials yet: not a guess
+            await someone.get("/admin/clients", headers={"authorization": basic(USER, "hunter2!")})
+            await someone.get(
+                "/admin/clients",
+                headers={"authorization": basic(typed_in_the_wrong_field, "x")},
+            )
+            await someone.get("/admin/clients", headers={"authorization": basic(USER, PASSWORD)})
+    failed = [e for e in logs if e["event"] == "admin_login_failed"]
+    assert [(e["log_level"], e["client"], e["user"], e["failures"]) for e in failed] == [
+        ("warning", "203.0.113.9", USER, 1),
+        ("warning", "203.0.113.9", "m***", 2),
+    ]
+    text = repr(logs)
+    assert "hunter2!" not in text and PASSWORD not in text
+    assert typed_in_the_wrong_field not in text
+
+
+# -- the password, state changes, the cron's method, /metrics -----------------------------------
+
+
+@pytest.mark.parametrize("password", ["x", "eleven-char"])
+def test_serve_refuses_a_short_password(settings: Settings, password: str) -> None:
+    short = dataclasses.replace(settings, admin_password=Secret(password))
+    with pytest.raises(ConfigError, match="ADMIN_PASSWORD is too short.*12 characters"):
+        serve(short, host="127.0.0.1", port=0)
+
+
+def test_twelve_characters_are_enough(settings: Settings) -> None:
+    enough = dataclasses.replace(
+        settings, admin_password=Secret("twelve-chars"), brevo_api_key=None
+    )
+    with pytest.raises(ConfigError, match="BREVO_API_KEY"):  # past the password's check
+        serve(enough, host="127.0.0.1", port=0)
+
+
+def test_the_serve_command_refuses_a_short_password(database_url: str) -> None:
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "BREVO_API_KEY": TEST_API_KEY,
+        "ADMIN_PASSWORD": "short",
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "brevo_sync.cli", "serve", "--port", "0"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2 and "ADMIN_PASSWORD is too short" in done.stderr
+    assert "short" not in done.stderr.replace("too short", "")
+
+
+@pytest.mark.parametrize("path", BODY_ROUTES)
+async def test_a_state_change_naming_no_site_is_refused(app: Starlette, path: str) -> None:
+    async with client(app, origin=None) as script:
+        response = await script.post(path)
+    assert response.status_code == 403
+    assert "Origin or Sec-Fetch-Site" in response.json()["error"]
+
+
+async def test_fetch_metadata_alone_can_name_this_site(app: Starlette) -> None:
+    async with client(app, origin=None) as browser:
+        response = await browser.post(UNKNOWN_PUSH, headers={"sec-fetch-site": "same-origin"})
+    assert response.status_code == 404  # past the check, to the route
+
+
+async def test_head_on_the_cron_route_runs_no_sweep(
+    settings: Settings, emulator: Any, db: psycopg.Connection[Any]
+) -> None:
+    secret = "cron-secret-0123456789"
+    configured = dataclasses.replace(admin_settings(settings), cron_secret=Secret(secret))
+    application = create_app(configured, brevo_transport=httpx.ASGITransport(app=emulator))
+    bearer = {"authorization": f"Bearer {secret}"}
+    async with application.router.lifespan_context(application), client(
+        application, auth=None
+    ) as cron:
+        for method in ("HEAD", "OPTIONS", "PUT", "DELETE"):
+            response = await cron.request(method, "/api/cron/sync-brevo", headers=bearer)
+            assert response.status_code == 405, method
+    assert db.execute("SELECT count(*) AS n FROM brevo_sync.runs").fetchone() == {"n": 0}
+
+
+async def test_metrics_need_the_admin_or_the_metrics_token(
+    settings: Settings, emulator: Any
+) -> None:
+    token = "metrics-token-0123456789"
+    configured = dataclasses.replace(admin_settings(settings), metrics_token=Secret(token))
+    application = create_app(configured, brevo_transport=httpx.ASGITransport(app=emulator))
+    async with client(application, auth=None) as anonymous:
+        assert (await anonymous.get("/metrics")).status_code == 401
+        wrong = await anonymous.get("/metrics", headers={"authorization": f"Bearer {token}x"})
+        assert wrong.status_code == 401
+        scraper = await anonymous.get("/metrics", headers={"authorization": f"Bearer {token}"})
+        assert scraper.status_code == 200 and "python_info" in scraper.text
+        # The token opens /metrics only.
+        bearer = {"authorization": f"Bearer {token}"}
+        other = await anonymous.get("/api/admin/views", headers=bearer)
+        assert other.status_code == 401
+    async with client(application) as admin:
+        assert (await admin.get("/metrics")).status_code == 200
+
+
+async def test_the_metrics_token_works_with_the_admin_closed(
+    settings: Settings, emulator: Any
+) -> None:
+    token = "metrics-token-0123456789"
+    configured = dataclasses.replace(settings, metrics_token=Secret(token))
+    application = create_app(configured, brevo_transport=httpx.ASGITransport(app=emulator))
+    async with client(application, auth=None) as scraper:
+        response = await scraper.get("/metrics", headers={"authorization": f"Bearer {token}"})
+        assert response.status_code == 200
+        assert (await scraper.get("/metrics")).status_code == 503

@@ -97,6 +97,7 @@ async def test_without_cron_secret_every_call_is_refused(
 
 async def test_only_get_on_the_exact_path_runs_the_sweep(http: httpx.AsyncClient) -> None:
     assert (await http.post(CRON_PATH, headers=RIGHT)).status_code == 405
+    assert (await http.head(CRON_PATH, headers=RIGHT)).status_code == 405  # HEAD is no GET
     exact = await http.get(CRON_PATH, headers=RIGHT, follow_redirects=False)
     assert exact.status_code == 200 and not exact.is_redirect
     assert (await http.get("/api/cron/sync", headers=RIGHT)).status_code == 404

@@ -39,10 +39,20 @@ def admin_settings(settings: Settings, **changes: Any) -> Settings:
 
 
 def client(
-    app: Starlette, auth: tuple[str, str] | None = (USER, PASSWORD), **kwargs: Any
+    app: Starlette,
+    auth: tuple[str, str] | None = (USER, PASSWORD),
+    origin: str | None = ORIGIN,
+    **kwargs: Any,
 ) -> httpx.AsyncClient:
+    """As the admin's browser calls: with the Origin it sends (`origin=None`: as a script
+    that sends none)."""
+    headers = {"origin": origin} if origin else {}
     return httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url=ORIGIN, auth=auth, **kwargs
+        transport=httpx.ASGITransport(app=app),
+        base_url=ORIGIN,
+        auth=auth,
+        headers=headers,
+        **kwargs,
     )
 
 

@@ -842,6 +842,53 @@ async def test_deleting_in_the_ui_makes_the_contact_unknown(brevo: Client, contr
     assert (await control.delete(f"/_emulator/contacts/{ada}")).status_code == 404
 
 
+CONTROL_CALLS = [
+    ("GET", "/_emulator/contacts", None),
+    ("GET", "/_emulator/calls", None),
+    ("GET", "/_emulator/config", None),
+    ("PATCH", "/_emulator/config", {"latency_ms": 0}),
+    ("POST", "/_emulator/reset", None),
+    ("POST", "/_emulator/contacts/1/blocklist", None),
+    ("DELETE", "/_emulator/contacts/1", None),
+]
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(("method", "path", "body"), CONTROL_CALLS)
+async def test_with_a_key_configured_the_control_routes_ask_for_it(
+    app: Any, control: Client, method: str, path: str, body: dict[str, Any] | None
+) -> None:
+    app.state.config.api_key = "the-right-key"
+    missing = await control.request(method, path, json=body)
+    wrong = await control.request(method, path, json=body, headers={"api-key": "another"})
+    odd = await control.request(method, path, json=body, headers=[(b"api-key", b"\xff\xfe")])
+    right = await control.request(method, path, json=body, headers={"api-key": "the-right-key"})
+    assert missing.status_code == 401 and missing.json()["code"] == "unauthorized"
+    assert wrong.status_code == 401 and wrong.json()["message"] == "Key not found"
+    assert odd.status_code == 401
+    assert right.status_code in (200, 204, 404)
+    assert (await control.get("/healthz")).status_code == 200  # probes need no key
+
+
+@pytest.mark.anyio
+async def test_the_configured_key_is_never_shown(app: Any, control: Client) -> None:
+    key = {"api-key": "the-right-key"}
+    app.state.config.api_key = "the-right-key"
+    shown = await control.get("/_emulator/config", headers=key)
+    patched = await control.patch("/_emulator/config", json={"latency_ms": 1}, headers=key)
+    rotated = await control.patch(
+        "/_emulator/config", json={"api_key": "a-new-key"}, headers=key
+    )
+    for answer in (shown, patched, rotated):
+        assert answer.status_code == 200
+        assert answer.json()["api_key"] == "**********"
+        assert "the-right-key" not in answer.text and "a-new-key" not in answer.text
+    assert app.state.config.api_key == "a-new-key"
+    assert (await control.get("/_emulator/config", headers=key)).status_code == 401
+    app.state.config.api_key = None
+    assert (await control.get("/_emulator/config")).json()["api_key"] is None
+
+
 @pytest.mark.anyio
 async def test_the_store_answers_in_process(brevo: Client, app: Any) -> None:
     await create(brevo, "Ada@example.com", attributes={"FIRSTNAME": "Ada"})
