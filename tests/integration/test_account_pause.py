@@ -134,7 +134,8 @@ async def test_the_sweep_pauses_shows_it_everywhere_and_resumes(
         database_url: str) -> None:
     add_customers(db, 5)
     refuse(emulator_app, {"revoked_keys": [TEST_API_KEY]})
-    cron = client(app, auth=None, headers=CRON)
+    cron = client(app, auth=None, origin=None)
+    cron.headers.update(CRON)
     with capture_logs() as logs:
         first = await cron.get("/api/cron/sync-brevo")
         second = await http.post("/api/admin/customers/sync-all", json={})

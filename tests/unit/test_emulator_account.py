@@ -32,7 +32,8 @@ def _client(app: Any, key: str, address: str = "127.0.0.1") -> httpx.AsyncClient
 
 @pytest.fixture
 async def control(app: Any) -> AsyncIterator[httpx.AsyncClient]:
-    async with _client(app, "") as client:
+    """The control routes ask for the emulator's configured key, as /v3 does."""
+    async with _client(app, OLD) as client:
         yield client
 
 
