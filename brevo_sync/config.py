@@ -72,6 +72,8 @@ class Settings:
     bulk_threshold: int = 200
     history_retention_days: int = 90
     reconcile_budget_seconds: float = 240.0
+    # The listener's /healthz turns unhealthy after this long without progress on ready rows.
+    listener_stall_seconds: float = 300.0
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -116,6 +118,7 @@ class Settings:
             bulk_threshold=_int(env, "BREVO_BULK_THRESHOLD", minimum=1) or 200,
             history_retention_days=_int(env, "HISTORY_RETENTION_DAYS", minimum=1) or 90,
             reconcile_budget_seconds=_float(env, "RECONCILE_BUDGET_SECONDS", 240.0, 1.0, 86_400.0),
+            listener_stall_seconds=_float(env, "LISTENER_STALL_SECONDS", 300.0, 1.0, 86_400.0),
         )
 
 

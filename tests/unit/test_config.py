@@ -71,3 +71,10 @@ def test_missing_required_settings_name_the_variable() -> None:
         Settings.from_env({}).require_database()
     with pytest.raises(ConfigError, match="BREVO_API_KEY"):
         Settings.from_env({}).require_brevo_key()
+
+
+def test_listener_stall_seconds() -> None:
+    assert Settings.from_env({}).listener_stall_seconds == 300.0
+    assert Settings.from_env({"LISTENER_STALL_SECONDS": "90"}).listener_stall_seconds == 90.0
+    with pytest.raises(ConfigError, match="LISTENER_STALL_SECONDS"):
+        Settings.from_env({"LISTENER_STALL_SECONDS": "0"})
