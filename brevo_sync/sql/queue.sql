@@ -20,18 +20,19 @@ WHERE q.customer_id = ANY (ARRAY(SELECT customer_id FROM ready))
 RETURNING q.customer_id, q.version, q.deleted, q.deleted_email, q.deleted_contact_id, q.attempts;
 
 -- name: claim_one
--- An admin's push: lease this customer's row even when it is not yet due.
-UPDATE brevo_sync.queue AS q
-SET claimed_until = now() + make_interval(secs => %(lease)s),
-    claimed_by = %(worker)s,
-    attempts = q.attempts + 1
-FROM (
+-- An admin's push: lease this customer's row even when it is not yet due. Shaped as `claim`:
+-- joined to its subquery, it read the whole queue when the statistics called it empty.
+WITH ready AS MATERIALIZED (
     SELECT customer_id FROM brevo_sync.queue
     WHERE customer_id = %(customer_id)s
       AND (claimed_until IS NULL OR claimed_until < now())
     FOR UPDATE SKIP LOCKED
-) AS ready
-WHERE q.customer_id = ready.customer_id
+)
+UPDATE brevo_sync.queue AS q
+SET claimed_until = now() + make_interval(secs => %(lease)s),
+    claimed_by = %(worker)s,
+    attempts = q.attempts + 1
+WHERE q.customer_id = ANY (ARRAY(SELECT customer_id FROM ready))
 RETURNING q.customer_id, q.version, q.deleted, q.deleted_email, q.deleted_contact_id, q.attempts;
 
 -- name: enqueue

@@ -57,6 +57,18 @@ def test_claim_of_a_backlog_the_statistics_call_empty_stays_index_driven(db: Any
     assert set(claimed) == {r["customer_id"] for r in oldest}
 
 
+def test_an_admin_claim_of_one_row_reads_one_row(db: Any) -> None:
+    """claim_one goes by key, not through a join that reads the whole backlog."""
+    stale_backlog(db)
+    row = db.execute("SELECT customer_id FROM brevo_sync.queue LIMIT 1").fetchone()
+    params = {"customer_id": row["customer_id"], "lease": 60, "worker": "admin"}
+    shown = plan(db, "claim_one", params)
+    assert "Nested Loop" not in shown and "Seq Scan" not in shown, shown
+    assert [r["customer_id"] for r in db.execute(q("claim_one"), params).fetchall()] == [
+        row["customer_id"]]
+    assert db.execute(q("claim_one"), params).fetchall() == [], "already leased"
+
+
 @pytest.mark.parametrize("limit", [1, 20, 777])
 def test_a_claim_of_n_leases_at_most_n_rows(db: Any, limit: int) -> None:
     """LIMIT is honoured exactly, with the statistics that once made the claim lease 27 for
