@@ -77,6 +77,8 @@ class Settings:
     history_retention_days: int = 90
     reconcile_budget_seconds: float = 240.0
     attribute_names: AttributeNames = field(default_factory=AttributeNames)
+    # The listener's /healthz turns unhealthy after this long without progress on ready rows.
+    listener_stall_seconds: float = 300.0
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -123,6 +125,7 @@ class Settings:
             history_retention_days=_int(env, "HISTORY_RETENTION_DAYS", minimum=1) or 90,
             reconcile_budget_seconds=_float(env, "RECONCILE_BUDGET_SECONDS", 240.0, 1.0, 86_400.0),
             attribute_names=_attribute_names(env),
+            listener_stall_seconds=_float(env, "LISTENER_STALL_SECONDS", 300.0, 1.0, 86_400.0),
         )
 
 

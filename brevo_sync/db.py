@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from functools import cache
 from pathlib import Path
 from typing import Any, TypeAlias
 
 import psycopg
+from psycopg.abc import Params, QueryNoTemplate
+from psycopg.pq import TransactionStatus
 from psycopg.rows import DictRow, dict_row
 from psycopg_pool import AsyncConnectionPool
 
@@ -16,6 +21,14 @@ from brevo_sync.tls import ensure_ca_roots
 
 Conn: TypeAlias = psycopg.AsyncConnection[DictRow]
 Pool: TypeAlias = AsyncConnectionPool[Conn]
+
+# A time budget's end (time.monotonic()) for the statements run in this context; see
+# `statement_deadline`. Tasks started in the context inherit it.
+_deadline: ContextVar[float | None] = ContextVar("statement_deadline", default=None)
+# A statement started at or past the deadline still gets this long: writes that record what
+# was already done (an outcome, the run's end) must not be cut off the moment it passes.
+MIN_STATEMENT_SECONDS = 2.0
+_SET_TIMEOUT = "SELECT set_config('statement_timeout', %(ms)s, true)"
 
 SQL_DIR = Path(__file__).with_name("sql")
 _BLOCK = re.compile(r"^-- name: (\w+)\s*$", re.MULTILINE)
@@ -69,6 +82,46 @@ async def each_free_row(conn: Conn | psycopg.AsyncConnection[Any], name: str,
         await conn.execute(q(name), row)
 
 
+@contextmanager
+def statement_deadline(deadline: float | None) -> Iterator[None]:
+    """Every statement run on a pool's connection in this block (and in tasks started in it)
+    is cancelled by Postgres once `deadline` (time.monotonic()) has passed; None: no limit."""
+    token = _deadline.set(deadline)
+    try:
+        yield
+    finally:
+        _deadline.reset(token)
+
+
+def timeout_ms(deadline: float, now: float) -> int:
+    """The statement_timeout for a statement starting at `now`: what is left, with a floor."""
+    return max(round((deadline - now) * 1000), round(MIN_STATEMENT_SECONDS * 1000))
+
+
+class BudgetedConnection(psycopg.AsyncConnection[DictRow]):
+    """A connection whose statements carry a statement_timeout of the budget left, inside a
+    `statement_deadline` block. The timeout is set LOCAL in the statement's own transaction
+    (or the one already open): a session-wide SET would not reliably reach the statement
+    through a transaction pooler, and would stay on a server connection someone else gets."""
+
+    # Template strings (psycopg's other overload) are not used here.
+    async def execute(self, query: QueryNoTemplate,  # type: ignore[override]
+                      params: Params | None = None, *,
+                      prepare: bool | None = None, binary: bool = False
+                      ) -> psycopg.AsyncCursor[DictRow]:
+        deadline = _deadline.get()
+        if deadline is None or query == "":
+            return await super().execute(query, params, prepare=prepare, binary=binary)
+        timeout = {"ms": str(timeout_ms(deadline, time.monotonic()))}
+        if self.info.transaction_status != TransactionStatus.IDLE:
+            await super().execute(_SET_TIMEOUT, timeout)
+            return await super().execute(query, params, prepare=prepare, binary=binary)
+        # One statement, one transaction, as in autocommit: its locks last no longer.
+        async with self.transaction():
+            await super().execute(_SET_TIMEOUT, timeout)
+            return await super().execute(query, params, prepare=prepare, binary=binary)
+
+
 def connect_kwargs(application_name: str) -> dict[str, Any]:
     ensure_ca_roots()
     return {**KEEPALIVES, "application_name": application_name}
@@ -87,7 +140,7 @@ def make_pool(dsn: str, application_name: str = "brevo-sync", *, min_size: int =
     sync never holds a lock between statements unless it opens a transaction on purpose."""
     return AsyncConnectionPool(
         dsn,
-        connection_class=psycopg.AsyncConnection[DictRow],
+        connection_class=BudgetedConnection,
         min_size=min_size,
         max_size=max_size,
         kwargs={"autocommit": True, "row_factory": dict_row, **connect_kwargs(application_name)},

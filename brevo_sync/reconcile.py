@@ -26,7 +26,7 @@ from psycopg.types.json import Jsonb
 
 from brevo_sync.brevo import BrevoAccountError, BrevoClient, BrevoError
 from brevo_sync.config import Settings
-from brevo_sync.db import Pool, connect, q
+from brevo_sync.db import Pool, connect, q, statement_deadline
 from brevo_sync.drift import (
     Drift,
     enqueue_drift,
@@ -194,6 +194,13 @@ class _Sweep:
         self.calls_before = _calls(client)
 
     async def run(self) -> SweepResult:
+        # The budget holds around every statement too: one that would outlive it (a plan gone
+        # bad, a lock held elsewhere) is cancelled by Postgres instead of holding the sweep's
+        # lock, and every other sweep with it, for as long as it takes.
+        with statement_deadline(self.deadline):
+            return await self._run()
+
+    async def _run(self) -> SweepResult:
         async with self.pool.connection() as conn:
             await conn.execute(q("runs_abandoned"))
             row = await (await conn.execute(q("run_start"), {
@@ -213,6 +220,10 @@ class _Sweep:
         except BrevoError as exc:
             log.warning("reconcile_failed", run_id=self.run_id, error=str(exc))
             result = self._ended("failed", f"Brevo could not be reached or refused: {exc}")
+        except psycopg.errors.QueryCanceled as exc:
+            log.warning("reconcile_failed", run_id=self.run_id, error=str(exc))
+            result = self._ended("failed", "a database statement outlived the sweep's"
+                                 f" {self.budget or 0:.0f} s budget and was cancelled: {exc}")
         except Exception as exc:
             log.exception("reconcile_failed", run_id=self.run_id)
             result = self._ended("failed", f"the sweep failed: {type(exc).__name__}: {exc}")
@@ -296,8 +307,9 @@ class _Sweep:
         self._phase("housekeeping")
         deadline = None if self.deadline is None else max(
             self.deadline, time.monotonic() + HOUSEKEEPING_MIN)
-        pruned = await prune(self.pool, self.settings.history_retention_days,
-                             deadline=deadline)
+        with statement_deadline(deadline):
+            pruned = await prune(self.pool, self.settings.history_retention_days,
+                                 deadline=deadline)
         self.tally.set(pruned=pruned.as_json())
 
     async def _summary(self, report: DrainReport) -> SweepResult:

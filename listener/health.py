@@ -22,6 +22,10 @@ HOST = "0.0.0.0"  # noqa: S104
 # The loop ticks at least every poll interval and on every Brevo answer; longer silence means
 # it is stuck. Generous, so a long rate-limit wait is not taken for a hang.
 STALE_SECONDS = 60.0
+# Rows ready to push and none pushed (nor claimed) for this long: alive, but making no progress
+# (a claim that never returns, say). LISTENER_STALL_SECONDS sets it; a rate-limited backlog
+# still pushes several a second, so minutes without one is no slow day.
+STALL_SECONDS = 300.0
 READ_TIMEOUT_SECONDS = 5.0
 
 log = structlog.get_logger("listener.health")
@@ -30,25 +34,51 @@ log = structlog.get_logger("listener.health")
 @dataclass
 class Health:
     clock: Callable[[], float] = field(default=time.monotonic, repr=False)
+    stall_seconds: float = STALL_SECONDS
     connected: bool = False
     last_tick: float | None = None
     paused: str | None = None  # Brevo's reason while it refuses the account
+    ready_rows: int = 0                  # rows ready to push at the last sample of the queue
+    last_progress: float | None = None   # a push, fewer rows ready, or none (None: the start)
+
+    def __post_init__(self) -> None:
+        if self.last_progress is None:
+            self.last_progress = self.clock()
 
     def tick(self) -> None:
         self.last_tick = self.clock()
 
+    def progressed(self) -> None:
+        self.last_progress = self.clock()
+
+    def queue_sampled(self, ready: int) -> None:
+        """A sample of the queue: nothing ready, or fewer ready than before (rows claimed),
+        is progress as much as a push is."""
+        if ready == 0 or ready < self.ready_rows:
+            self.progressed()
+        self.ready_rows = ready
+
     def check(self) -> tuple[bool, dict[str, object]]:
-        """(healthy, details): the LISTEN connection is up and the loop ticked recently."""
-        age = None if self.last_tick is None else self.clock() - self.last_tick
+        """(healthy, details): the LISTEN connection is up, the loop ticked recently, and it
+        is not stalled on a queue with rows ready."""
+        now = self.clock()
+        age = None if self.last_tick is None else now - self.last_tick
         fresh = age is not None and age < STALE_SECONDS
+        idle = now - (self.last_progress or now)
+        # Paused by Brevo refusing the account is waiting, not a stall: a restart would not help.
+        stalled = self.paused is None and self.ready_rows > 0 and idle > self.stall_seconds
+        healthy = self.connected and fresh and not stalled
         body: dict[str, object] = {
-            "status": "ok" if self.connected and fresh else "unhealthy",
+            "status": "ok" if healthy else "unhealthy",
             "connected": self.connected,
             "last_tick_seconds_ago": None if age is None else round(age, 3),
+            "ready": self.ready_rows,
+            "stalled": stalled,
+            "progress_seconds_ago": round(idle, 3),
         }
         if self.paused is not None:
             body["paused"] = self.paused
-        return self.connected and fresh, body
+        return healthy, body
 
     def ready(self) -> tuple[bool, dict[str, object]]:
         """(ready, details): healthy, and pushing (not paused by Brevo refusing the account).

@@ -79,7 +79,7 @@ async def serve(
     dsn = settings.listener_dsn or settings.require_database()
     warn_if_pooled(dsn)
     metrics = metrics or ListenerMetrics()
-    health = health or Health()
+    health = health or Health(stall_seconds=settings.listener_stall_seconds)
 
     def on_response(group: str, status: int, seconds: float) -> None:
         metrics.observe_response(group, status, seconds)
@@ -146,6 +146,7 @@ async def _serve(
     def on_outcome(outcome: Outcome) -> None:
         metrics.observe_outcome(outcome)
         health.tick()
+        health.progressed()
 
     def on_pause(refusal: BrevoAccountError | None) -> None:
         health.paused = None if refusal is None else str(refusal)
@@ -171,7 +172,8 @@ async def _serve(
             await note_accepted(pool, source="listener")
         await listener.run()
 
-    sampler = asyncio.create_task(_sample_depth(pool, metrics, stop), name="listener-depth")
+    sampler = asyncio.create_task(_sample_depth(pool, metrics, health, stop),
+                                  name="listener-depth")
     try:
         # Brevo hanging at start must not hold up a stop either: prepare is under the deadline.
         finished = await run_until_stopped(main(), stop, hurry, stop_deadline)
@@ -211,13 +213,15 @@ async def _prepare(client: BrevoClient, settings: Settings, pause: AccountPause,
     return None
 
 
-async def _sample_depth(pool: Pool, metrics: ListenerMetrics, stop: asyncio.Event) -> None:
+async def _sample_depth(pool: Pool, metrics: ListenerMetrics, health: Health,
+                        stop: asyncio.Event) -> None:
     while not stop.is_set():
         try:
             async with pool.connection() as conn:
                 row = await (await conn.execute(q("depth"))).fetchone()
             if row is not None:
                 metrics.observe_depth(row)
+                health.queue_sampled(int(row["ready"] or 0))
         except psycopg.Error as exc:
             log.debug("listener_depth_failed", error=str(exc))
         with contextlib.suppress(TimeoutError):

@@ -1,33 +1,38 @@
 -- name: claim
 -- Lease ready rows for a push. A short transaction: no lock the trigger needs outlives it.
-UPDATE brevo_sync.queue AS q
-SET claimed_until = now() + make_interval(secs => %(lease)s),
-    claimed_by = %(worker)s,
-    attempts = q.attempts + 1
-FROM (
+-- Shaped so that no statistics can make it slow: the oldest ready rows are read in the order
+-- of an index and locked until the limit is met (never a sort of the whole backlog), once
+-- (a materialized CTE: a join could run the LIMIT again, lease more rows than asked, and cost
+-- the square of the backlog when the planner believes the queue empty), then updated by key.
+WITH ready AS MATERIALIZED (
     SELECT customer_id FROM brevo_sync.queue
     WHERE next_attempt_at <= now()
       AND (claimed_until IS NULL OR claimed_until < now())
     ORDER BY first_queued_at
     LIMIT %(limit)s
     FOR UPDATE SKIP LOCKED
-) AS ready
-WHERE q.customer_id = ready.customer_id
-RETURNING q.customer_id, q.version, q.deleted, q.deleted_email, q.deleted_contact_id, q.attempts;
-
--- name: claim_one
--- An admin's push: lease this customer's row even when it is not yet due.
+)
 UPDATE brevo_sync.queue AS q
 SET claimed_until = now() + make_interval(secs => %(lease)s),
     claimed_by = %(worker)s,
     attempts = q.attempts + 1
-FROM (
+WHERE q.customer_id = ANY (ARRAY(SELECT customer_id FROM ready))
+RETURNING q.customer_id, q.version, q.deleted, q.deleted_email, q.deleted_contact_id, q.attempts;
+
+-- name: claim_one
+-- An admin's push: lease this customer's row even when it is not yet due. Shaped as `claim`:
+-- joined to its subquery, it read the whole queue when the statistics called it empty.
+WITH ready AS MATERIALIZED (
     SELECT customer_id FROM brevo_sync.queue
     WHERE customer_id = %(customer_id)s
       AND (claimed_until IS NULL OR claimed_until < now())
     FOR UPDATE SKIP LOCKED
-) AS ready
-WHERE q.customer_id = ready.customer_id
+)
+UPDATE brevo_sync.queue AS q
+SET claimed_until = now() + make_interval(secs => %(lease)s),
+    claimed_by = %(worker)s,
+    attempts = q.attempts + 1
+WHERE q.customer_id = ANY (ARRAY(SELECT customer_id FROM ready))
 RETURNING q.customer_id, q.version, q.deleted, q.deleted_email, q.deleted_contact_id, q.attempts;
 
 -- name: enqueue
@@ -63,7 +68,8 @@ WHERE customer_id = %(customer_id)s AND claimed_by = %(worker)s;
 
 -- name: release_unclaimed_batch
 -- `release_unclaimed` for many rows at once, skipping rows the application holds right now.
-WITH free AS (
+-- Updated by key, not joined to the CTE: a join may scan the CTE once a row (see claim).
+WITH free AS MATERIALIZED (
     SELECT q.customer_id FROM brevo_sync.queue q
     WHERE q.customer_id = ANY(%(customer_ids)s::uuid[])
     ORDER BY q.customer_id
@@ -71,8 +77,8 @@ WITH free AS (
 )
 UPDATE brevo_sync.queue q
 SET claimed_until = NULL, claimed_by = NULL, attempts = greatest(q.attempts - 1, 0)
-FROM free f
-WHERE q.customer_id = f.customer_id AND q.claimed_by = (%(workers)s::text[])[1]
+WHERE q.customer_id = ANY (ARRAY(SELECT customer_id FROM free))
+  AND q.claimed_by = (%(workers)s::text[])[1]
 RETURNING q.customer_id;
 
 -- name: arm

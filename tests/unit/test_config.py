@@ -91,3 +91,10 @@ def test_attribute_names_default_to_brevos_and_can_be_the_accounts_own() -> None
 def test_malformed_attribute_names_name_the_variable(env: dict[str, str], variable: str) -> None:
     with pytest.raises(ConfigError, match=variable):
         Settings.from_env(env)
+
+
+def test_listener_stall_seconds() -> None:
+    assert Settings.from_env({}).listener_stall_seconds == 300.0
+    assert Settings.from_env({"LISTENER_STALL_SECONDS": "90"}).listener_stall_seconds == 90.0
+    with pytest.raises(ConfigError, match="LISTENER_STALL_SECONDS"):
+        Settings.from_env({"LISTENER_STALL_SECONDS": "0"})

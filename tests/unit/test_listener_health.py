@@ -10,7 +10,7 @@ from structlog.testing import capture_logs
 
 from brevo_sync.brevo.errors import BrevoAccountError, classify_response
 from listener.connection import warn_if_pooled
-from listener.health import STALE_SECONDS, Health, route, start_server
+from listener.health import STALE_SECONDS, STALL_SECONDS, Health, route, start_server
 from listener.metrics import ListenerMetrics
 
 
@@ -30,10 +30,62 @@ def test_healthy_only_when_connected_and_ticking() -> None:
     assert health.check()[0] is False  # ticking but not connected
     health.connected = True
     assert health.check() == (True, {"status": "ok", "connected": True,
-                                     "last_tick_seconds_ago": 0.0})
+                                     "last_tick_seconds_ago": 0.0, "ready": 0,
+                                     "stalled": False, "progress_seconds_ago": 0.0})
     clock.now += STALE_SECONDS + 1
     healthy, body = health.check()
     assert not healthy and body["status"] == "unhealthy"
+
+
+def test_unhealthy_when_rows_wait_and_nothing_moves_for_the_stall_time() -> None:
+    clock = Clock()
+    health = Health(clock=clock, stall_seconds=30, connected=True)
+    health.queue_sampled(500)
+    clock.now += 30
+    health.tick()
+    assert health.check()[0] is True
+    clock.now += 1
+    health.tick()
+    healthy, body = health.check()
+    assert not healthy and body["stalled"] is True and body["ready"] == 500
+    health.progressed()
+    assert health.check()[0] is True
+
+
+def test_rows_waiting_out_a_pause_are_not_a_stall() -> None:
+    """Brevo refusing the account keeps rows pending on purpose; a restart would not help."""
+    clock = Clock()
+    health = Health(clock=clock, stall_seconds=30, connected=True)
+    health.queue_sampled(500)
+    health.paused = "Brevo HTTP 401 unauthorized: Key not found"
+    clock.now += 600
+    health.tick()
+    healthy, body = health.check()
+    assert healthy and body["stalled"] is False
+    assert health.ready()[0] is False
+
+
+def test_an_empty_queue_or_fewer_rows_ready_is_progress() -> None:
+    clock = Clock()
+    health = Health(clock=clock, stall_seconds=30, connected=True)
+    health.queue_sampled(0)
+    clock.now += 100
+    health.tick()
+    assert health.check()[0] is True, "an idle listener with nothing to do is not stalled"
+    health.queue_sampled(500)
+    clock.now += 20
+    health.queue_sampled(480)  # claimed: a bulk import may take minutes before an outcome
+    clock.now += 20
+    health.queue_sampled(490)  # more arrived, none claimed
+    health.tick()
+    assert health.check()[0] is True
+    clock.now += 11
+    health.tick()
+    assert health.check()[0] is False
+
+
+def test_the_stall_time_defaults_to_five_minutes() -> None:
+    assert Health().stall_seconds == STALL_SECONDS == 300.0
 
 
 def test_routes() -> None:
