@@ -77,6 +77,10 @@ def _parser() -> argparse.ArgumentParser:
     fake.add_argument("--contacts-rps", type=float, default=10)
     fake.add_argument("--contacts-rph", type=int, default=36_000)
     fake.add_argument("--other-rph", type=int, default=100)
+    fake.add_argument("--import-queue-seconds", type=float, default=0.0,
+                      help="how long each import waits queued before it starts")
+    fake.add_argument("--import-outcome", choices=("completed", "failed", "cancelled"),
+                      default="completed", help="how imports end")
     fake.set_defaults(run=_fake_brevo)
     return parser
 
@@ -153,6 +157,7 @@ def _fake_brevo(args: argparse.Namespace) -> int:
         storm_rate=args.storm_rate, storm_seconds=args.storm_seconds,
         rate_limits=args.rate_limits, contacts_rps=args.contacts_rps,
         contacts_rph=args.contacts_rph, other_rph=args.other_rph,
+        import_queue_seconds=args.import_queue_seconds, import_outcome=args.import_outcome,
     )
     print(f"Brevo emulator (not the real Brevo) on http://{args.host}:{args.port}/v3",
           file=sys.stderr)

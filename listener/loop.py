@@ -152,7 +152,9 @@ class Listener:
             await self._drain()
 
     async def _drain(self) -> DrainReport:
-        report = await self.engine.drain(stop=self.stop)
+        # Open imports are looked at on every wake-up; waiting for one here would hold up the
+        # loop (and its health ticks) for the minutes Brevo may take.
+        report = await self.engine.drain(stop=self.stop, wait_imports=False)
         if report.counts:
             log.debug("listener_drained", **dict(report.counts))
         return report

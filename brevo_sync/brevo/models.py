@@ -93,6 +93,24 @@ class ImportProcess:
         return self.status in FINISHED_STATUSES
 
     @property
+    def import_counts(self) -> dict[str, int]:
+        """`info.import` counters where Brevo gives numbers. The newer definition gives a
+        CSV report's URL (or null) under the same names instead: those are left out here
+        (see :attr:`import_reports`), and nothing may depend on the counts being there."""
+        return {name: value for name, value in self._import_info().items()
+                if isinstance(value, int) and not isinstance(value, bool)}
+
+    @property
+    def import_reports(self) -> dict[str, str]:
+        """`info.import` entries that are report URLs (the newer definition's shape)."""
+        return {name: value for name, value in self._import_info().items()
+                if isinstance(value, str) and value}
+
+    def _import_info(self) -> dict[str, Any]:
+        block = self.info.get("import")
+        return dict(block) if isinstance(block, Mapping) else {}
+
+    @property
     def succeeded(self) -> bool:
         return self.status == "completed"
 
