@@ -195,7 +195,7 @@ class Engine:
             returned = await self.imports.returned([p.item.customer_id for p in prepared])
             rows, one_by_one = _split_for_import(prepared, returned)
             if len(rows) >= self.bulk_threshold and not await self.imports.refused_lately():
-                one_by_one += await self._import(rows, report)
+                await self._import(rows, report)
             else:
                 one_by_one = prepared
             # More than the lease can carry goes back to the queue for the next round, so no
@@ -232,14 +232,9 @@ class Engine:
                 "removals": [i[2] for i in intents],
             })
 
-    async def _import(self, rows: list[ImportRow], report: DrainReport) -> list[Prepared]:
-        """Post `rows` as imports, which settle later (see brevo_sync.importer); returns the
-        rows to push one by one now, when Brevo refused their import."""
-        posted, refused = await self.imports.start(rows)
-        report.bulk_imports += posted
-        lists = (self.policy.list_id,) if self.policy.list_id else ()
-        return [Prepared(r.item, r.customer, None, Create(r.email, r.attributes, lists))
-                for r in refused]
+    async def _import(self, rows: list[ImportRow], report: DrainReport) -> None:
+        """Post `rows` as imports, which settle later (see brevo_sync.importer)."""
+        report.bulk_imports += await self.imports.start(rows)
 
     async def _push_each(self, prepared: list[Prepared], report: DrainReport,
                          deadline: float | None, stop: asyncio.Event | None) -> None:

@@ -39,6 +39,7 @@ from brevo_sync.brevo.limiter import deadline as brevo_deadline
 from brevo_sync.db import Pool, q
 from brevo_sync.model import Customer, QueueItem
 from brevo_sync.outcome import MirrorRow, Outcome
+from brevo_sync.push import retry_delay
 
 log = structlog.get_logger("brevo_sync.importer")
 
@@ -186,19 +187,17 @@ class Imports:
                                              {"customer_ids": customer_ids})).fetchall()
         return {r["customer_id"] for r in rows}
 
-    async def start(self, rows: Sequence[ImportRow]) -> tuple[int, list[ImportRow]]:
-        """Post `rows` as imports of at most ~8 MB each. Returns how many imports were posted,
-        and the rows to push one by one now (Brevo refused their import)."""
-        by_email = {r.email: r for r in rows}
+    async def start(self, rows: Sequence[ImportRow]) -> int:
+        """Post `rows` as imports of at most ~8 MB each; returns how many were posted. Rows
+        whose import Brevo refused go back to the queue, to be pushed one by one."""
         payload = [{"email": r.email, "attributes": r.attributes} for r in rows]
-        posted, refused = 0, []
+        posted, offset = 0, 0
         for chunk in chunk_import_rows(payload):
-            batch = [by_email[row["email"]] for row in chunk]
-            outcome = await self._post(batch)
-            posted += outcome != "not_sent"
-            if outcome == "refused":
-                refused += batch
-        return posted, refused
+            # Chunks keep the rows' order.
+            batch = list(rows[offset:offset + len(chunk)])
+            offset += len(chunk)
+            posted += await self._post(batch) in ("posted", "unknown")
+        return posted
 
     async def _post(self, batch: list[ImportRow]) -> str:
         since = datetime.now(UTC) - CLOCK_SKEW
@@ -246,14 +245,19 @@ class Imports:
                     "id": import_id, "error": str(exc),
                     "check_after": check_after(0, self.timing)})
             return "unknown"
+        ids = [r.item.customer_id for r in batch]
         if kind == "refused":
+            # Recorded once; no import is tried for a while (see imports_refused_lately).
             log.error("brevo_import_refused", import_id=import_id, rows=len(batch),
                       error=str(exc))
+            await self._release(import_id, ids, one_by_one=True)
         else:
+            # Not taken: the rows may go in a later import, after a backoff, not at once.
             log.warning("brevo_import_not_sent", import_id=import_id, error=str(exc))
+            await self._release(import_id, ids, one_by_one=False,
+                                delay=retry_delay(max(r.item.attempts for r in batch)))
         await self._finish(import_id, "refused" if kind == "refused" else "failed", None,
                            error=str(exc))
-        await self._release(import_id, [r.item.customer_id for r in batch])
         return kind
 
     # --- looking at open imports ------------------------------------------------------------
@@ -324,7 +328,7 @@ class Imports:
         look.returned = len(rest)
         look.settled = True
         # Back to the queue before the import is closed: no row stays with a settled import.
-        await self._release(import_id, rest)
+        await self._release(import_id, rest, one_by_one=True)
         await self._finish(import_id, "done" if process_status == "completed" or not rest
                            else "failed", process_status, checked=1, polled=int(look.polled))
         log.info("brevo_import_settled", import_id=import_id, process_status=process_status,
@@ -387,19 +391,23 @@ class Imports:
                                     message="bulk import"))
         return outcomes
 
-    async def _release(self, import_id: int, customer_ids: list[UUID]) -> None:
+    async def _release(self, import_id: int, customer_ids: list[UUID], *, one_by_one: bool,
+                       delay: float = 0.0) -> None:
+        """Give the import's rows back to the queue: marked to go one by one, or plain (to
+        be imported again) after `delay` seconds."""
         if not customer_ids:
             return
+        params = {"import_id": import_id, "one_by_one": one_by_one, "delay": delay}
         async with self.pool.connection() as conn:
             handled: set[UUID] = set()
             if len(customer_ids) > 1:
                 rows = await (await conn.execute(q("import_release_batch"), {
-                    "customer_ids": customer_ids, "import_ids": [import_id]})).fetchall()
+                    **params, "customer_ids": customer_ids})).fetchall()
                 handled = {r["customer_id"] for r in rows}
             for customer_id in customer_ids:
                 if customer_id not in handled:
-                    await conn.execute(q("import_release"), {
-                        "customer_id": customer_id, "import_id": import_id})
+                    await conn.execute(q("import_release"),
+                                       {**params, "customer_id": customer_id})
 
     async def _finish(self, import_id: int, status: str, process_status: str | None, *,
                       error: str | None = None, checked: int = 0, polled: int = 0) -> None:

@@ -96,8 +96,9 @@ WHERE id = %(id)s;
 DELETE FROM brevo_sync.import_rows WHERE import_id = %(import_id)s;
 
 -- name: import_release_batch
--- Rows an import did not carry into Brevo go back to the queue; import_id stays, so they are
--- pushed one by one, each getting Brevo's own answer.
+-- Rows an import did not carry into Brevo go back to the queue. With one_by_one, import_id
+-- stays, so they are pushed one by one, each getting Brevo's own answer; otherwise they may
+-- go in a later import, after `delay` seconds.
 WITH free AS (
     SELECT q.customer_id FROM brevo_sync.queue q
     WHERE q.customer_id = ANY(%(customer_ids)s::uuid[])
@@ -105,15 +106,18 @@ WITH free AS (
     FOR UPDATE SKIP LOCKED
 )
 UPDATE brevo_sync.queue q
-SET claimed_until = NULL, claimed_by = NULL, next_attempt_at = now()
+SET claimed_until = NULL, claimed_by = NULL,
+    import_id = CASE WHEN %(one_by_one)s THEN q.import_id END,
+    next_attempt_at = now() + make_interval(secs => %(delay)s)
 FROM free f
-WHERE q.customer_id = f.customer_id
-  AND q.claimed_by = 'import:' || (%(import_ids)s::bigint[])[1]
+WHERE q.customer_id = f.customer_id AND q.claimed_by = 'import:' || %(import_id)s
 RETURNING q.customer_id;
 
 -- name: import_release
 UPDATE brevo_sync.queue
-SET claimed_until = NULL, claimed_by = NULL, next_attempt_at = now()
+SET claimed_until = NULL, claimed_by = NULL,
+    import_id = CASE WHEN %(one_by_one)s THEN import_id END,
+    next_attempt_at = now() + make_interval(secs => %(delay)s)
 WHERE customer_id = %(customer_id)s AND claimed_by = 'import:' || %(import_id)s;
 
 -- name: process_poll_turn
