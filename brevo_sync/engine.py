@@ -38,8 +38,10 @@ BULK_LEASE_SECONDS = 900.0
 # One-by-one pushes a bulk lease may carry: well within the lease at Brevo's 10 calls/s.
 BULK_ONE_BY_ONE = 3_000
 CONCURRENCY = 8                 # Brevo calls in flight; the rate limiter still paces them
-# While waiting for an open import, the queue is still looked at this often.
+# While waiting for an open import, the queue is still looked at this often (and, whatever
+# the import's own schedule, no more often than IMPORT_WAIT_MIN).
 IMPORT_WAIT_STEP = 1.0
+IMPORT_WAIT_MIN = 0.05
 
 
 def new_worker_id() -> str:
@@ -138,7 +140,7 @@ class Engine:
                 wait = await self.imports.next_look_in() if wait_imports else None
                 if wait is None:
                     break
-                await _pause(min(wait, IMPORT_WAIT_STEP), deadline, stop)
+                await _pause(min(max(wait, IMPORT_WAIT_MIN), IMPORT_WAIT_STEP), deadline, stop)
         return report
 
     async def _look_at_imports(self, report: DrainReport, deadline: float | None,
@@ -146,8 +148,9 @@ class Engine:
         async def record(outcomes: list[Outcome]) -> None:
             await self._record(outcomes, report)
 
+        looked: set[int] = set()
         while not _should_stop(deadline, stop):
-            look = await self.imports.look_at_due(record)
+            look = await self.imports.look_at_due(record, looked)
             if look is None:
                 return
             report.imports_settled += look.settled

@@ -270,14 +270,17 @@ class Imports:
             return None
         return max(0.0, float(row["wait"]))
 
-    async def look_at_due(self, record: Record) -> Look | None:
-        """Take the next open import that is due and look at it, `record`ing the outcomes of
-        the rows found in Brevo; None when none is due."""
+    async def look_at_due(self, record: Record, looked: set[int]) -> Look | None:
+        """Take the next open import that is due, other than those `looked` at already, and
+        look at it, `record`ing the outcomes of the rows found in Brevo; None when none is
+        due. Its id is added to `looked`."""
         async with self.pool.connection() as conn:
             job = await (await conn.execute(q("import_claim_due"), {
-                "worker": self.worker, "lease": LOOK_LEASE_SECONDS})).fetchone()
+                "worker": self.worker, "lease": LOOK_LEASE_SECONDS,
+                "looked": sorted(looked)})).fetchone()
         if job is None:
             return None
+        looked.add(int(job["id"]))
         try:
             return await self._look(job, record)
         except Exception:

@@ -31,7 +31,7 @@ CREATE TABLE brevo_sync.import_rows (
     PRIMARY KEY (import_id, customer_id)
 );
 
--- A queue row in an import holds a lease that never expires (claimed_by 'import:<id>') until
+-- A queue row in an import holds a lease that does not expire (claimed_by 'import:<id>') until
 -- the import is settled; import_id stays after a failed import so the row goes one by one.
 ALTER TABLE brevo_sync.queue
     ADD COLUMN import_id bigint;

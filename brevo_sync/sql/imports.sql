@@ -5,7 +5,8 @@ VALUES (%(rows)s, %(since)s, %(worker)s, now() + make_interval(secs => %(lease)s
 RETURNING id;
 
 -- name: import_carry_batch
--- Move leased rows into the import: their lease lasts until the import is settled. Rows the
+-- Move leased rows into the import: their lease lasts until the import is settled (a century
+-- stands for "until further notice": 'infinity' is no date a client can read). Rows the
 -- application holds right now are skipped (and tried one by one), never waited on.
 WITH free AS (
     SELECT q.customer_id FROM brevo_sync.queue q
@@ -15,7 +16,7 @@ WITH free AS (
 ),
 carried AS (
     UPDATE brevo_sync.queue q
-    SET import_id = (%(import_ids)s::bigint[])[1], claimed_until = 'infinity',
+    SET import_id = (%(import_ids)s::bigint[])[1], claimed_until = now() + interval '100 years',
         claimed_by = 'import:' || (%(import_ids)s::bigint[])[1]
     FROM free f
     WHERE q.customer_id = f.customer_id AND q.claimed_by = (%(workers)s::text[])[1]
@@ -26,7 +27,8 @@ FROM free f LEFT JOIN carried c USING (customer_id);
 
 -- name: import_carry
 UPDATE brevo_sync.queue
-SET import_id = %(import_id)s, claimed_until = 'infinity', claimed_by = 'import:' || %(import_id)s
+SET import_id = %(import_id)s, claimed_until = now() + interval '100 years',
+    claimed_by = 'import:' || %(import_id)s
 WHERE customer_id = %(customer_id)s AND claimed_by = %(worker)s
 RETURNING customer_id;
 
@@ -60,6 +62,7 @@ FROM (
     SELECT id FROM brevo_sync.imports
     WHERE finished_at IS NULL AND next_check_at <= now()
       AND (claimed_until IS NULL OR claimed_until < now())
+      AND NOT (id = ANY(%(looked)s::bigint[]))
     ORDER BY next_check_at
     LIMIT 1
     FOR UPDATE SKIP LOCKED
