@@ -21,6 +21,7 @@ from uuid import UUID
 import structlog
 
 from brevo_sync.brevo import BrevoClient
+from brevo_sync.brevo.errors import BrevoDeadlineError
 from brevo_sync.brevo.limiter import deadline as brevo_deadline
 from brevo_sync.db import Pool, each_free_row, q
 from brevo_sync.decide import Action, Create, Policy, Remove, Update, decide
@@ -245,7 +246,11 @@ class Engine:
             async with self._slots:
                 if _should_stop(deadline, stop):
                     return False
-                outcome = await push(self.client, p.item, p.customer, p.action, p.known)
+                try:
+                    outcome = await push(self.client, p.item, p.customer, p.action, p.known)
+                except BrevoDeadlineError:
+                    # Brevo's budget has no room before the deadline: given back, untried.
+                    return False
                 await self._record([outcome], report)
                 return True
 

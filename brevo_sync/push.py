@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 
 from brevo_sync.brevo import BrevoClient
 from brevo_sync.brevo.errors import (
+    BrevoDeadlineError,
     BrevoError,
     BrevoNotFoundError,
     BrevoPermanentError,
@@ -67,6 +68,8 @@ async def _attempt(client: BrevoClient, item: QueueItem, customer: Customer | No
     except BrevoPermanentError as exc:
         return Outcome(item, customer, action.name, "error", message=exc.message,
                        error_code=exc.code or str(exc.status), status="error")
+    except BrevoDeadlineError:
+        raise  # not the row's failure: the caller's time is up (see Engine._push_each)
     except BrevoError as exc:
         return Outcome(item, customer, action.name, "retry", message=str(exc),
                        retry_delay=retry_delay(item.attempts), status="pending")
