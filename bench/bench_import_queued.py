@@ -21,6 +21,7 @@ import psycopg
 
 from bench.support import DEFAULT_ADMIN_URL, emulator_process, load_customers, scratch_database
 from brevo_sync.config import Settings
+from brevo_sync.logs import configure as configure_logs
 from brevo_sync.service import client_from, engine_from, pool_from, prepare_brevo
 
 IMPORT_POST = ("POST", "/v3/contacts/import")
@@ -81,6 +82,7 @@ def main() -> None:
                         help="seconds the emulator holds each import queued")
     parser.add_argument("--database-url", default=DEFAULT_ADMIN_URL)
     args = parser.parse_args()
+    configure_logs("WARNING")  # one line per push would bury the figures
 
     flags = ("--rate-limits", "--import-queue-seconds", str(args.queued))
     with scratch_database(args.database_url) as url, emulator_process(*flags) as base:

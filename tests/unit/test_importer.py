@@ -65,14 +65,16 @@ def _contact(created: datetime) -> Contact:
     return Contact(1, "a@example.com", {}, [2], False, False, created, created)
 
 
-def test_a_contact_created_since_the_import_began_carries_its_row() -> None:
-    assert carries(_contact(SINCE + timedelta(seconds=1)), SINCE, completed=False)
+def test_a_contact_created_since_the_import_began_carries_its_create() -> None:
+    assert carries(_contact(SINCE + timedelta(seconds=1)), "create", SINCE, completed=False)
 
 
-def test_an_older_contact_counts_only_once_the_process_completed() -> None:
-    older = _contact(SINCE - timedelta(days=1))
-    assert not carries(older, SINCE, completed=False)
-    assert carries(older, SINCE, completed=True)
+def test_an_older_contact_or_an_update_counts_only_once_the_process_completed() -> None:
+    older, newer = _contact(SINCE - timedelta(days=1)), _contact(SINCE + timedelta(seconds=1))
+    assert not carries(older, "create", SINCE, completed=False)
+    assert not carries(newer, "update", SINCE, completed=False)
+    assert carries(older, "create", SINCE, completed=True)
+    assert carries(newer, "update", SINCE, completed=True)
 
 
 def test_what_a_failed_import_post_means() -> None:
