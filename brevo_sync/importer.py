@@ -26,7 +26,7 @@ from uuid import UUID
 
 import structlog
 
-from brevo_sync.brevo import BrevoClient, Contact
+from brevo_sync.brevo import BrevoClient, Contact, ImportProcess
 from brevo_sync.brevo.bulk import chunk_import_rows
 from brevo_sync.brevo.errors import (
     BrevoDeadlineError,
@@ -57,11 +57,17 @@ CHECK_MAX_SECONDS = 10.0
 POLL_SPACING_SECONDS = 90.0
 FIRST_POLL_SECONDS = 30.0
 POLL_WAIT_SECONDS = 5.0
-# A POST that got no answer may have been taken: its rows are waited for this long (Brevo
-# fails an import after 30 minutes of processing) before going one by one.
+# A POST that got no answer may have been taken. Once this long has passed, Brevo's list of
+# processes says whether it was (one "other" call, once an import): a new import process
+# nobody knows is adopted, none means the rows were never sent. When that cannot tell, the
+# rows are waited for UNKNOWN_GRACE_SECONDS before going one by one.
+DISCOVER_AFTER_SECONDS = 60.0
 UNKNOWN_GRACE_SECONDS = 600.0
-# The lease of whoever posts or looks at an import; longer than any one look takes.
+PROCESS_PAGE = 50
+# The lease of whoever looks at an import, longer than any one look takes; and of the poster
+# (after which a process killed mid-POST is taken for dead).
 LOOK_LEASE_SECONDS = 300.0
+POST_LEASE_SECONDS = 120.0
 # Brevo refused an import itself (a 400): no import is tried for this long.
 REFUSED_PAUSE_SECONDS = 3600.0
 
@@ -79,6 +85,7 @@ class ImportTiming:
     first_poll: float = FIRST_POLL_SECONDS
     poll_wait: float = POLL_WAIT_SECONDS
     unknown_grace: float = UNKNOWN_GRACE_SECONDS
+    discover_after: float = DISCOVER_AFTER_SECONDS
 
 
 @dataclass(frozen=True)
@@ -133,6 +140,35 @@ def next_step(status: str, process_status: str | None, missing: int, age: float,
     if status in ("unknown", "posting") and age >= timing.unknown_grace:
         return "one_by_one"
     return "wait"
+
+
+def wants_discovery(status: str, tried: bool, age: float, timing: ImportTiming) -> bool:
+    """Whether to look for an unanswered import among Brevo's processes: once, and for a POST
+    that failed in a live process only when Brevo has had time to register it (a poster's
+    lease running out stands for that time)."""
+    return not tried and (status == "posting" or (status == "unknown"
+                                                  and age >= timing.discover_after))
+
+
+Found = tuple[Literal["adopt", "absent", "unsure"], int | None]
+
+
+def discovered(processes: Sequence[ImportProcess], since: datetime, known: set[int],
+               complete: bool) -> Found:
+    """What Brevo's newest processes say of an import posted after `since` without an
+    answer: the one import process created since then that no import of ours holds is it;
+    none (on a page that reaches back before `since`) means it never reached Brevo; more than
+    one, or a page too short to tell, is unsure."""
+    imports = [p for p in processes if (p.name or "IMPORTUSER") == "IMPORTUSER"]
+    fresh = [p for p in imports if p.created_at is not None and p.created_at >= since
+             and p.id not in known]
+    if len(fresh) == 1:
+        return "adopt", fresh[0].id
+    reaches_back = complete or any(p.created_at is not None and p.created_at < since
+                                   for p in processes)
+    if not fresh and reaches_back:
+        return "absent", None
+    return "unsure", None
 
 
 def carries(contact: Contact, action: str, since: datetime, completed: bool) -> bool:
@@ -205,7 +241,7 @@ class Imports:
         async with self.pool.connection() as conn:
             row = await (await conn.execute(q("import_open"), {
                 "rows": len(batch), "since": since, "worker": self.worker,
-                "lease": LOOK_LEASE_SECONDS})).fetchone()
+                "lease": POST_LEASE_SECONDS})).fetchone()
             assert row is not None
             import_id = int(row["id"])
             carried = await _carry(conn, import_id, self.worker, [r.item.customer_id
@@ -296,6 +332,12 @@ class Imports:
         import_id = int(job["id"])
         status, age = str(job["status"]), float(job["age"])
         look = Look()
+        if wants_discovery(status, int(job["polls"]) > 0, age, self.timing):
+            discovery = await self._discover(import_id, job["since"])
+            if discovery[0] == "adopt":
+                status, job = "waiting", {**job, "process_id": discovery[1]}
+            elif discovery[0] == "absent":
+                return await self._never_sent(import_id)
         process_status = job["process_status"]
         if wants_poll(status, job["process_id"], age, self.timing) and await self._poll_turn():
             look.polled = True
@@ -338,6 +380,37 @@ class Imports:
         log.info("brevo_import_settled", import_id=import_id, process_status=process_status,
                  imported=len(found), one_by_one=len(rest))
         return look
+
+    async def _discover(self, import_id: int, since: datetime) -> Found:
+        """Look for an unanswered import among Brevo's newest processes (once an import)."""
+        async with self.pool.connection() as conn:
+            await conn.execute(q("import_discovering"), {"id": import_id})
+            known = {int(r["process_id"]) for r in await (await conn.execute(
+                q("import_known_processes"), {"since": since})).fetchall()}
+        try:
+            with brevo_deadline(time.monotonic() + self.timing.poll_wait):
+                processes = await self.client.list_processes(limit=PROCESS_PAGE)
+        except BrevoError as exc:
+            log.info("brevo_processes_list_failed", import_id=import_id, error=str(exc))
+            return "unsure", None
+        found = discovered(processes, since, known, complete=len(processes) < PROCESS_PAGE)
+        log.info("brevo_import_discovery", import_id=import_id, found=found[0],
+                 process_id=found[1])
+        if found[0] == "adopt":
+            async with self.pool.connection() as conn:
+                await conn.execute(q("import_adopted"), {"id": import_id,
+                                                         "process_id": found[1]})
+        return found
+
+    async def _never_sent(self, import_id: int) -> Look:
+        """Brevo never got the import: its rows go back to be imported again, at once."""
+        async with self.pool.connection() as conn:
+            rows = await (await conn.execute(q("import_rows_of"),
+                                             {"import_id": import_id})).fetchall()
+        await self._release(import_id, [r["customer_id"] for r in rows], one_by_one=False)
+        await self._finish(import_id, "failed", None, error="the import never reached Brevo",
+                           checked=1)
+        return Look(returned=len(rows), settled=True)
 
     async def _poll_turn(self) -> bool:
         async with self.pool.connection() as conn:

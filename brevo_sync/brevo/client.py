@@ -351,6 +351,16 @@ class BrevoClient:
                                        resend=None if retry else _never)
         return ImportProcess.from_api(_json_object(response))
 
+    async def list_processes(self, *, limit: int = 50, offset: int = 0,
+                             sort: Literal["asc", "desc"] = "desc") -> list[ImportProcess]:
+        """One page of the account's processes, newest first by default (one "other" call)."""
+        if not 1 <= limit <= 50:
+            raise ValueError(f"limit must be 1..50, got {limit}")
+        response = await self._request("GET", "/processes", resend=_never,
+                                       params={"limit": limit, "offset": offset, "sort": sort})
+        return [ImportProcess.from_api(item)
+                for item in _json_object(response).get("processes") or []]
+
     async def wait_for_process(
         self,
         process_id: int,

@@ -76,16 +76,19 @@ class ImportProcess:
     info: dict[str, Any] = field(default_factory=dict)
     name: str | None = None
     error: str | None = None
+    created_at: datetime | None = None
 
     @classmethod
     def from_api(cls, data: Mapping[str, Any]) -> ImportProcess:
         error = data.get("error")
+        created = data.get("created_at")
         return cls(
             id=int(data["id"]),
             status=normalize_status(str(data.get("status", ""))),
             info=dict(data.get("info") or {}),
             name=data.get("name"),
             error=str(error) if error else None,
+            created_at=parse_datetime(created) if isinstance(created, str) and created else None,
         )
 
     @property

@@ -68,7 +68,7 @@ FROM (
     FOR UPDATE SKIP LOCKED
 ) AS due
 WHERE i.id = due.id
-RETURNING i.id, i.process_id, i.status, i.process_status, i.since, i.checks,
+RETURNING i.id, i.process_id, i.status, i.process_status, i.since, i.checks, i.polls,
           extract(epoch FROM now() - coalesce(i.posted_at, i.created_at))::float8 AS age;
 
 -- name: import_rows_of
@@ -148,3 +148,17 @@ FROM brevo_sync.imports WHERE finished_at IS NULL;
 -- Of these queue rows, those that came back from an import: they go one by one.
 SELECT customer_id FROM brevo_sync.queue
 WHERE customer_id = ANY(%(customer_ids)s::uuid[]) AND import_id IS NOT NULL;
+
+-- name: import_discovering
+-- Brevo's process list is asked once an import (it is in the "other" budget too).
+UPDATE brevo_sync.imports SET polls = polls + 1 WHERE id = %(id)s;
+
+-- name: import_known_processes
+SELECT process_id FROM brevo_sync.imports
+WHERE process_id IS NOT NULL AND created_at >= %(since)s - interval '1 hour';
+
+-- name: import_adopted
+-- The unanswered POST was taken after all: this is its process.
+UPDATE brevo_sync.imports
+SET process_id = %(process_id)s, status = 'waiting', error = NULL
+WHERE id = %(id)s;

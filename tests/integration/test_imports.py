@@ -173,6 +173,18 @@ async def test_a_restarted_process_resumes_the_stored_import(
     assert calls(emulator_app, IMPORT_POST) == 1 and calls(emulator_app, ONE_CREATE) == 0
 
 
+class KilledBeforeSending(httpx.AsyncBaseTransport):
+    """The process dies as it is about to send the import."""
+
+    def __init__(self, app: Any) -> None:
+        self.inner = httpx.ASGITransport(app=app)
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/contacts/import"):
+            raise asyncio.CancelledError()
+        return await self.inner.handle_async_request(request)
+
+
 class LoseImportAnswer(httpx.AsyncBaseTransport):
     """Brevo takes the import, then the answer never arrives: a time-out, or the process
     killed before it stored the process id."""
@@ -218,8 +230,33 @@ async def test_a_process_killed_between_post_and_store_leaves_rows_in_the_import
     assert leases(db) == {(f"import:{job['id']}", True, job["id"])}
     # The poster's hold on the import runs out as it would after a few minutes.
     db.execute("UPDATE brevo_sync.imports SET claimed_until = now() - interval '1 second'")
+    await (await make_engine()).drain(wait_imports=False)
+    [job] = imports(db)
+    assert job["status"] == "waiting" and job["process_id"] is not None, "not adopted"
     clock.advance(QUEUED + 1)
     await (await make_engine()).drain()
+    assert without_id(db, ids) == 0 and pending(db) == 0
+    assert calls(emulator_app, IMPORT_POST) == 1 and calls(emulator_app, ONE_CREATE) == 0
+
+
+async def test_an_import_that_never_reached_brevo_is_posted_at_the_next_look(
+        db: psycopg.Connection[Any], make_engine: MakeEngine, connect: Connect,
+        emulator: Any, emulator_app: Any, clock: ShiftedClock) -> None:
+    """Brevo's list of processes shows no import it could be: its rows are imported again at
+    once instead of waiting out the grace time."""
+    ids = add_customers(db, 12)
+    killed = await connect(transport=KilledBeforeSending(emulator))
+    with pytest.raises(asyncio.CancelledError):
+        await (await make_engine(client=killed)).drain(wait_imports=False)
+    db.execute("UPDATE brevo_sync.imports SET claimed_until = now() - interval '1 second'")
+    engine = await make_engine()
+    await engine.drain(wait_imports=False)
+    lost, posted = imports(db)
+    assert lost["status"] == "failed" and "never reached" in lost["error"]
+    assert posted["status"] == "waiting" and posted["rows"] == 12
+    assert calls(emulator_app, ("GET", "/v3/processes", 200)) == 1
+    clock.advance(QUEUED + 1)
+    await engine.drain()
     assert without_id(db, ids) == 0 and pending(db) == 0
     assert calls(emulator_app, IMPORT_POST) == 1 and calls(emulator_app, ONE_CREATE) == 0
 

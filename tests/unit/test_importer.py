@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from brevo_sync.brevo import Contact
+from brevo_sync.brevo import Contact, ImportProcess
 from brevo_sync.brevo.errors import (
     BrevoDeadlineError,
     BrevoNotFoundError,
@@ -18,8 +18,10 @@ from brevo_sync.importer import (
     ImportTiming,
     carries,
     check_after,
+    discovered,
     import_failure,
     next_step,
+    wants_discovery,
     wants_poll,
 )
 
@@ -86,3 +88,37 @@ def test_what_a_failed_import_post_means() -> None:
     # A time-out or a 5xx may have been taken all the same.
     assert import_failure(BrevoTransientError("timed out")) == "unknown"
     assert import_failure(BrevoTransientError("Brevo HTTP 524", status=524)) == "unknown"
+
+
+def _process(process_id: int, created: datetime, name: str = "IMPORTUSER") -> ImportProcess:
+    return ImportProcess(process_id, "queued", name=name, created_at=created)
+
+
+def test_an_unanswered_import_is_looked_for_once_when_brevo_had_time_to_list_it() -> None:
+    assert wants_discovery("posting", tried=False, age=1.0, timing=TIMING)
+    assert not wants_discovery("unknown", tried=False, age=59.0, timing=TIMING)
+    assert wants_discovery("unknown", tried=False, age=60.0, timing=TIMING)
+    assert not wants_discovery("unknown", tried=True, age=600.0, timing=TIMING)
+    assert not wants_discovery("waiting", tried=False, age=600.0, timing=TIMING)
+
+
+def test_the_one_new_import_process_nobody_holds_is_adopted() -> None:
+    after, before = SINCE + timedelta(seconds=5), SINCE - timedelta(minutes=5)
+    processes = [_process(9, after), _process(8, after, name="CONTACT_EXPORT"),
+                 _process(7, after), _process(6, before)]
+    assert discovered(processes, SINCE, known={7}, complete=False) == ("adopt", 9)
+
+
+def test_no_new_import_process_means_the_post_never_reached_brevo() -> None:
+    before = SINCE - timedelta(minutes=5)
+    assert discovered([_process(6, before)], SINCE, known=set(), complete=False) == (
+        "absent", None)
+    assert discovered([], SINCE, known=set(), complete=True) == ("absent", None)
+
+
+def test_two_candidates_or_a_page_that_does_not_reach_back_cannot_tell() -> None:
+    after = SINCE + timedelta(seconds=5)
+    assert discovered([_process(9, after), _process(10, after)], SINCE, known=set(),
+                      complete=True) == ("unsure", None)
+    assert discovered([_process(9, after, name="LIST_EXPORT")] * 50, SINCE, known=set(),
+                      complete=False) == ("unsure", None)
