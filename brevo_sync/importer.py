@@ -17,6 +17,7 @@ only once the process is known to be completed (something else may have modified
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -105,6 +106,7 @@ class Carried:
     version: int
     email: str
     action: str
+    attributes: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -171,11 +173,30 @@ def discovered(processes: Sequence[ImportProcess], since: datetime, known: set[i
     return "unsure", None
 
 
-def carries(contact: Contact, action: str, since: datetime, completed: bool) -> bool:
-    """Whether a listed contact shows the import's row: once the process is known to be
-    completed, any contact modified since the import began; before, only a contact the row
-    was to create, created since then."""
-    return completed or (action == "create" and contact.created_at >= since)
+def carries(contact: Contact, row: Carried, since: datetime, completed: bool,
+            list_id: int) -> bool:
+    """Whether a listed contact shows the import's row done: once the process is known to be
+    completed, any contact modified since the import began; before, a contact the row was to
+    create, created since then, or one that holds what the row sends (whoever wrote it, Brevo
+    holds what the sync wants)."""
+    if completed or (row.action == "create" and contact.created_at >= since):
+        return True
+    return list_id in contact.list_ids and all(
+        _same(name, value, contact.attributes.get(name)) for name, value in row.attributes.items())
+
+
+def _same(name: str, sent: Any, held: Any) -> bool:
+    if sent in ("", None):
+        return held in ("", None)
+    if isinstance(sent, bool):
+        return bool(held) == sent  # Brevo may leave a false boolean out
+    if name == "SMS":
+        return _digits(sent) == _digits(held)  # sent in E.164, returned without the +
+    return bool(sent == held)
+
+
+def _digits(value: Any) -> str:
+    return "".join(ch for ch in str(value or "") if ch.isdigit())
 
 
 def import_failure(exc: BrevoError) -> Literal["refused", "unknown", "not_sent"]:
@@ -252,7 +273,8 @@ class Imports:
                 "customer_ids": [r.item.customer_id for r in batch],
                 "versions": [r.item.version for r in batch],
                 "emails": [r.email for r in batch],
-                "actions": [r.action for r in batch]})
+                "actions": [r.action for r in batch],
+                "attributes": [json.dumps(r.attributes) for r in batch]})
         if not batch:
             await self._finish(import_id, "done", None, error="no rows left to carry")
             return "not_sent"
@@ -343,7 +365,8 @@ class Imports:
             look.polled = True
             process_status = await self._poll(int(job["process_id"])) or process_status
         async with self.pool.connection() as conn:
-            carried = [Carried(r["customer_id"], int(r["version"]), r["email"], r["action"])
+            carried = [Carried(r["customer_id"], int(r["version"]), r["email"], r["action"],
+                               dict(r["attributes"] or {}))
                        for r in await (await conn.execute(q("import_rows_of"),
                                                           {"import_id": import_id})).fetchall()]
         step: Step = "wait"
@@ -443,7 +466,7 @@ class Imports:
         async for contact in _modified_newest_first(self.client, since):
             row = wanted.get(contact.email or "")
             if row is None or row.customer_id in found or not carries(
-                    contact, row.action, since, completed):
+                    contact, row, since, completed, self.list_id):
                 continue
             found[row.customer_id] = contact
             if len(found) == len(wanted):

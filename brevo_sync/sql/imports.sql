@@ -33,10 +33,11 @@ WHERE customer_id = %(customer_id)s AND claimed_by = %(worker)s
 RETURNING customer_id;
 
 -- name: import_rows_add
-INSERT INTO brevo_sync.import_rows (import_id, customer_id, version, email, action)
-SELECT %(import_id)s, t.customer_id, t.version, t.email, t.action
+INSERT INTO brevo_sync.import_rows (import_id, customer_id, version, email, action, attributes)
+SELECT %(import_id)s, t.customer_id, t.version, t.email, t.action, t.attributes::jsonb
 FROM unnest(%(customer_ids)s::uuid[], %(versions)s::bigint[], %(emails)s::text[],
-            %(actions)s::text[]) AS t(customer_id, version, email, action);
+            %(actions)s::text[], %(attributes)s::text[])
+     AS t(customer_id, version, email, action, attributes);
 
 -- name: import_posted
 -- Brevo answered: the process id, before anything else.
@@ -72,7 +73,7 @@ RETURNING i.id, i.process_id, i.status, i.process_status, i.since, i.checks, i.p
           extract(epoch FROM now() - coalesce(i.posted_at, i.created_at))::float8 AS age;
 
 -- name: import_rows_of
-SELECT customer_id, version, email, action FROM brevo_sync.import_rows
+SELECT customer_id, version, email, action, attributes FROM brevo_sync.import_rows
 WHERE import_id = %(import_id)s;
 
 -- name: import_rows_settled
