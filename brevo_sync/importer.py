@@ -493,12 +493,15 @@ class Imports:
 
     async def _release(self, import_id: int, customer_ids: list[UUID], *, one_by_one: bool,
                        delay: float = 0.0) -> None:
-        """Give the import's rows back to the queue: marked to go one by one, or plain (to
-        be imported again) after `delay` seconds."""
-        if not customer_ids:
-            return
+        """Give the import's rows back to the queue, and any other row it still holds:
+        marked to go one by one, or plain (to be imported again) after `delay` seconds."""
         params = {"import_id": import_id, "one_by_one": one_by_one, "delay": delay}
         async with self.pool.connection() as conn:
+            held = await (await conn.execute(q("import_held_rows"), params)).fetchall()
+            customer_ids = list(dict.fromkeys([*customer_ids,
+                                               *(r["customer_id"] for r in held)]))
+            if not customer_ids:
+                return
             handled: set[UUID] = set()
             if len(customer_ids) > 1:
                 rows = await (await conn.execute(q("import_release_batch"), {

@@ -117,6 +117,11 @@ FROM free f
 WHERE q.customer_id = f.customer_id AND q.claimed_by = 'import:' || %(import_id)s
 RETURNING q.customer_id;
 
+-- name: import_held_rows
+-- Every queue row the import holds, listed in import_rows or not (a poster killed between
+-- taking the rows and writing them down leaves some that are not).
+SELECT customer_id FROM brevo_sync.queue WHERE claimed_by = 'import:' || %(import_id)s;
+
 -- name: import_release
 UPDATE brevo_sync.queue
 SET claimed_until = NULL, claimed_by = NULL,

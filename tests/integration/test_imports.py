@@ -239,15 +239,19 @@ async def test_a_process_killed_between_post_and_store_leaves_rows_in_the_import
     assert calls(emulator_app, IMPORT_POST) == 1 and calls(emulator_app, ONE_CREATE) == 0
 
 
+@pytest.mark.parametrize("written_down", [True, False])
 async def test_an_import_that_never_reached_brevo_is_posted_at_the_next_look(
         db: psycopg.Connection[Any], make_engine: MakeEngine, connect: Connect,
-        emulator: Any, emulator_app: Any, clock: ShiftedClock) -> None:
+        emulator: Any, emulator_app: Any, clock: ShiftedClock, written_down: bool) -> None:
     """Brevo's list of processes shows no import it could be: its rows are imported again at
-    once instead of waiting out the grace time."""
+    once instead of waiting out the grace time (also when the process died after taking the
+    rows and before writing them down)."""
     ids = add_customers(db, 12)
     killed = await connect(transport=KilledBeforeSending(emulator))
     with pytest.raises(asyncio.CancelledError):
         await (await make_engine(client=killed)).drain(wait_imports=False)
+    if not written_down:
+        db.execute("DELETE FROM brevo_sync.import_rows")
     db.execute("UPDATE brevo_sync.imports SET claimed_until = now() - interval '1 second'")
     engine = await make_engine()
     await engine.drain(wait_imports=False)
