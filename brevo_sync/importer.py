@@ -17,7 +17,6 @@ only once the process is known to be completed (something else may have modified
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -52,7 +51,8 @@ LIST_PAGE = 1000
 FIRST_CHECK_SECONDS = 1.0
 CHECK_MAX_SECONDS = 10.0
 # /processes is in the "other" budget, 100 calls an hour for the whole account: the deployment
-# polls at most once every POLL_SPACING_SECONDS (40 an hour), an import not before it is
+# polls at most once every POLL_SPACING_SECONDS (40 an hour; one poll lists the newest
+# processes, so it tells of every open import at once), an import not before it is
 # FIRST_POLL_SECONDS old (the listing tells of most imports that went well), and a poll never
 # waits more than POLL_WAIT_SECONDS for a budget.
 POLL_SPACING_SECONDS = 90.0
@@ -63,6 +63,8 @@ POLL_WAIT_SECONDS = 5.0
 # nobody knows is adopted, none means the rows were never sent. When that cannot tell, the
 # rows are waited for UNKNOWN_GRACE_SECONDS before going one by one.
 DISCOVER_AFTER_SECONDS = 60.0
+# A poster's lease running out stands for that time, but never less than this since it began.
+POSTING_SETTLE_SECONDS = 15.0
 UNKNOWN_GRACE_SECONDS = 600.0
 PROCESS_PAGE = 50
 # The lease of whoever looks at an import, longer than any one look takes; and of the poster
@@ -74,6 +76,7 @@ REFUSED_PAUSE_SECONDS = 3600.0
 
 Step = Literal["wait", "done", "one_by_one"]
 FAILED_STATUSES = frozenset({"failed", "cancelled", "missing"})
+ENDED_STATUSES = FAILED_STATUSES | {"completed"}
 
 
 @dataclass(frozen=True)
@@ -87,6 +90,7 @@ class ImportTiming:
     poll_wait: float = POLL_WAIT_SECONDS
     unknown_grace: float = UNKNOWN_GRACE_SECONDS
     discover_after: float = DISCOVER_AFTER_SECONDS
+    posting_settle: float = POSTING_SETTLE_SECONDS
 
 
 @dataclass(frozen=True)
@@ -106,7 +110,6 @@ class Carried:
     version: int
     email: str
     action: str
-    attributes: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -148,8 +151,11 @@ def wants_discovery(status: str, tried: bool, age: float, timing: ImportTiming) 
     """Whether to look for an unanswered import among Brevo's processes: once, and for a POST
     that failed in a live process only when Brevo has had time to register it (a poster's
     lease running out stands for that time)."""
-    return not tried and (status == "posting" or (status == "unknown"
-                                                  and age >= timing.discover_after))
+    if tried:
+        return False
+    if status == "posting":
+        return age >= timing.posting_settle
+    return status == "unknown" and age >= timing.discover_after
 
 
 Found = tuple[Literal["adopt", "absent", "unsure"], int | None]
@@ -173,30 +179,11 @@ def discovered(processes: Sequence[ImportProcess], since: datetime, known: set[i
     return "unsure", None
 
 
-def carries(contact: Contact, row: Carried, since: datetime, completed: bool,
-            list_id: int) -> bool:
-    """Whether a listed contact shows the import's row done: once the process is known to be
-    completed, any contact modified since the import began; before, a contact the row was to
-    create, created since then, or one that holds what the row sends (whoever wrote it, Brevo
-    holds what the sync wants)."""
-    if completed or (row.action == "create" and contact.created_at >= since):
-        return True
-    return list_id in contact.list_ids and all(
-        _same(name, value, contact.attributes.get(name)) for name, value in row.attributes.items())
-
-
-def _same(name: str, sent: Any, held: Any) -> bool:
-    if sent in ("", None):
-        return held in ("", None)
-    if isinstance(sent, bool):
-        return bool(held) == sent  # Brevo may leave a false boolean out
-    if name == "SMS":
-        return _digits(sent) == _digits(held)  # sent in E.164, returned without the +
-    return bool(sent == held)
-
-
-def _digits(value: Any) -> str:
-    return "".join(ch for ch in str(value or "") if ch.isdigit())
+def carries(contact: Contact, action: str, since: datetime, completed: bool) -> bool:
+    """Whether a listed contact shows the import's row: once the process is known to be
+    completed, any contact modified since the import began; before, only a contact the row
+    was to create, created since then."""
+    return completed or (action == "create" and contact.created_at >= since)
 
 
 def import_failure(exc: BrevoError) -> Literal["refused", "unknown", "not_sent"]:
@@ -273,8 +260,7 @@ class Imports:
                 "customer_ids": [r.item.customer_id for r in batch],
                 "versions": [r.item.version for r in batch],
                 "emails": [r.email for r in batch],
-                "actions": [r.action for r in batch],
-                "attributes": [json.dumps(r.attributes) for r in batch]})
+                "actions": [r.action for r in batch]})
         if not batch:
             await self._finish(import_id, "done", None, error="no rows left to carry")
             return "not_sent"
@@ -361,12 +347,13 @@ class Imports:
             elif discovery[0] == "absent":
                 return await self._never_sent(import_id)
         process_status = job["process_status"]
-        if wants_poll(status, job["process_id"], age, self.timing) and await self._poll_turn():
+        if process_status not in ENDED_STATUSES \
+                and wants_poll(status, job["process_id"], age, self.timing) \
+                and await self._poll_turn():
             look.polled = True
             process_status = await self._poll(int(job["process_id"])) or process_status
         async with self.pool.connection() as conn:
-            carried = [Carried(r["customer_id"], int(r["version"]), r["email"], r["action"],
-                               dict(r["attributes"] or {}))
+            carried = [Carried(r["customer_id"], int(r["version"]), r["email"], r["action"])
                        for r in await (await conn.execute(q("import_rows_of"),
                                                           {"import_id": import_id})).fetchall()]
         step: Step = "wait"
@@ -379,20 +366,19 @@ class Imports:
         else:
             step = next_step(status, process_status, len(carried) - len(found), age,
                              self.timing)
-        look.outcomes = await self._outcomes(carried, found)
-        # Recorded before the rows leave the import: a crash in between finds them again.
-        await record(look.outcomes)
-        async with self.pool.connection() as conn:
-            if found:
-                await conn.execute(q("import_rows_settled"), {
-                    "import_id": import_id, "customer_ids": list(found)})
-            if step == "wait":
+        if step == "wait":
+            # Rows found meanwhile stay with the import: until it has ended, Brevo may still
+            # apply its copy of a row over a later push (a row found early can be another
+            # writer's, e.g. a push left in doubt by a killed process).
+            async with self.pool.connection() as conn:
                 await conn.execute(q("import_checked"), {
                     "id": import_id, "process_status": process_status,
                     "polled": int(look.polled),
                     "check_after": check_after(int(job["checks"]) + 1, self.timing)})
-        if step == "wait":
             return look
+        look.outcomes = await self._outcomes(carried, found)
+        # Recorded before the rows leave the import: a crash in between finds them again.
+        await record(look.outcomes)
         rest = [c.customer_id for c in carried if c.customer_id not in found]
         look.returned = len(rest)
         look.settled = True
@@ -443,10 +429,15 @@ class Imports:
 
     async def _poll(self, process_id: int) -> str | None:
         """Brevo's status of the process ("missing" when Brevo does not know it), or None
-        when the call could not be made now."""
+        when the call could not be made now. One call: the newest processes, whose statuses
+        are kept for every open import among them, or the process itself when it is older."""
         try:
             with brevo_deadline(time.monotonic() + self.timing.poll_wait):
-                process = await self.client.get_process(process_id, retry=False)
+                page = await self.client.list_processes(limit=PROCESS_PAGE)
+                await self._keep_statuses(page)
+                process = next((p for p in page if p.id == process_id), None)
+                if process is None:
+                    process = await self.client.get_process(process_id, retry=False)
         except BrevoNotFoundError:
             return "missing"
         except BrevoError as exc:
@@ -457,6 +448,13 @@ class Imports:
                         error=process.error)
         return process.status
 
+    async def _keep_statuses(self, page: Sequence[ImportProcess]) -> None:
+        """What one look at Brevo's processes says of the other open imports."""
+        if page:
+            async with self.pool.connection() as conn:
+                await conn.execute(q("import_statuses"), {
+                    "process_ids": [p.id for p in page], "statuses": [p.status for p in page]})
+
     async def _find(self, carried: list[Carried], since: datetime, completed: bool
                     ) -> dict[UUID, Contact]:
         wanted = {c.email: c for c in carried}
@@ -466,7 +464,7 @@ class Imports:
         async for contact in _modified_newest_first(self.client, since):
             row = wanted.get(contact.email or "")
             if row is None or row.customer_id in found or not carries(
-                    contact, row, since, completed, self.list_id):
+                    contact, row.action, since, completed):
                 continue
             found[row.customer_id] = contact
             if len(found) == len(wanted):

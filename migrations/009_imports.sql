@@ -28,7 +28,6 @@ CREATE TABLE brevo_sync.import_rows (
     version bigint NOT NULL,
     email text NOT NULL,
     action text NOT NULL,
-    attributes jsonb NOT NULL DEFAULT '{}'::jsonb,
     PRIMARY KEY (import_id, customer_id)
 );
 

@@ -33,11 +33,10 @@ WHERE customer_id = %(customer_id)s AND claimed_by = %(worker)s
 RETURNING customer_id;
 
 -- name: import_rows_add
-INSERT INTO brevo_sync.import_rows (import_id, customer_id, version, email, action, attributes)
-SELECT %(import_id)s, t.customer_id, t.version, t.email, t.action, t.attributes::jsonb
+INSERT INTO brevo_sync.import_rows (import_id, customer_id, version, email, action)
+SELECT %(import_id)s, t.customer_id, t.version, t.email, t.action
 FROM unnest(%(customer_ids)s::uuid[], %(versions)s::bigint[], %(emails)s::text[],
-            %(actions)s::text[], %(attributes)s::text[])
-     AS t(customer_id, version, email, action, attributes);
+            %(actions)s::text[]) AS t(customer_id, version, email, action);
 
 -- name: import_posted
 -- Brevo answered: the process id, before anything else.
@@ -73,12 +72,8 @@ RETURNING i.id, i.process_id, i.status, i.process_status, i.since, i.checks, i.p
           extract(epoch FROM now() - coalesce(i.posted_at, i.created_at))::float8 AS age;
 
 -- name: import_rows_of
-SELECT customer_id, version, email, action, attributes FROM brevo_sync.import_rows
+SELECT customer_id, version, email, action FROM brevo_sync.import_rows
 WHERE import_id = %(import_id)s;
-
--- name: import_rows_settled
-DELETE FROM brevo_sync.import_rows
-WHERE import_id = %(import_id)s AND customer_id = ANY(%(customer_ids)s::uuid[]);
 
 -- name: import_checked
 -- Not settled yet: look again later.
@@ -168,3 +163,9 @@ WHERE process_id IS NOT NULL AND created_at >= %(since)s - interval '1 hour';
 UPDATE brevo_sync.imports
 SET process_id = %(process_id)s, status = 'waiting', error = NULL
 WHERE id = %(id)s;
+
+-- name: import_statuses
+-- Statuses read from Brevo's list of processes, for every open import among them.
+UPDATE brevo_sync.imports i SET process_status = t.status
+FROM unnest(%(process_ids)s::bigint[], %(statuses)s::text[]) AS t(process_id, status)
+WHERE i.process_id = t.process_id AND i.finished_at IS NULL;

@@ -54,8 +54,12 @@ def holds_leases(database_url: str, pid: int, timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     with psycopg.connect(database_url, autocommit=True) as conn:
         while time.monotonic() < deadline:
-            if conn.execute("SELECT 1 FROM brevo_sync.queue WHERE claimed_by LIKE %s"
-                            " AND claimed_until > now() LIMIT 1", (f"%:{pid}:%",)).fetchone():
+            # Rows it is pushing, or an import it is posting or looking at.
+            if conn.execute("SELECT 1 FROM brevo_sync.queue WHERE claimed_by LIKE %(p)s"
+                            " AND claimed_until > now()"
+                            " UNION ALL SELECT 1 FROM brevo_sync.imports"
+                            " WHERE claimed_by LIKE %(p)s AND claimed_until > now() LIMIT 1",
+                            {"p": f"%:{pid}:%"}).fetchone():
                 return True
             time.sleep(0.002)
     return False

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import pytest
 
@@ -17,7 +15,6 @@ from brevo_sync.brevo.errors import (
     BrevoTransientError,
 )
 from brevo_sync.importer import (
-    Carried,
     ImportTiming,
     carries,
     check_after,
@@ -66,41 +63,20 @@ def test_an_unanswered_post_is_waited_for_then_its_rows_go_one_by_one(status: st
     assert next_step(status, None, missing=3, age=600.0, timing=TIMING) == "one_by_one"
 
 
-def _contact(created: datetime, **attributes: Any) -> Contact:
-    return Contact(1, "a@example.com", attributes, [2], False, False, created, created)
-
-
-def _row(action: str, **attributes: Any) -> Carried:
-    return Carried(uuid.uuid4(), 1, "a@example.com", action, attributes)
+def _contact(created: datetime) -> Contact:
+    return Contact(1, "a@example.com", {}, [2], False, False, created, created)
 
 
 def test_a_contact_created_since_the_import_began_carries_its_create() -> None:
-    created = _contact(SINCE + timedelta(seconds=1))
-    assert carries(created, _row("create", FIRSTNAME="Ada"), SINCE, False, 2)
+    assert carries(_contact(SINCE + timedelta(seconds=1)), "create", SINCE, completed=False)
 
 
-def test_an_older_contact_counts_once_the_process_completed_or_it_holds_the_row() -> None:
-    older = _contact(SINCE - timedelta(days=1), FIRSTNAME="Old")
-    newer = _contact(SINCE + timedelta(seconds=1), FIRSTNAME="Old")
-    ada = _row("update", FIRSTNAME="Ada")
-    assert not carries(older, _row("create", FIRSTNAME="Ada"), SINCE, False, 2)
-    assert not carries(newer, ada, SINCE, False, 2)
-    assert carries(older, ada, SINCE, True, 2)
-    assert carries(newer, ada, SINCE, True, 2)
-
-
-def test_a_contact_holding_what_the_row_sends_shows_it_done() -> None:
-    held = _contact(SINCE, FIRSTNAME="Ada", SMS="33612345678", USED_WELCOME_OFFER=True)
-    sent = _row("update", FIRSTNAME="Ada", LASTNAME="", SMS="+33612345678",
-                USED_WELCOME_OFFER=True)
-    assert carries(held, sent, SINCE, False, 2)
-    assert not carries(held, sent, SINCE, False, 3), "not in the sync's list yet"
-    assert carries(_contact(SINCE, FIRSTNAME="Ada"), _row("update", FIRSTNAME="Ada",
-                                                          USED_WELCOME_OFFER=False),
-                   SINCE, False, 2)
-    assert not carries(held, _row("update", FIRSTNAME="Ada", USED_WELCOME_OFFER=False),
-                       SINCE, False, 2)
-    assert not carries(held, _row("update", SMS="+33700000000"), SINCE, False, 2)
+def test_an_older_contact_or_an_update_counts_only_once_the_process_completed() -> None:
+    older, newer = _contact(SINCE - timedelta(days=1)), _contact(SINCE + timedelta(seconds=1))
+    assert not carries(older, "create", SINCE, completed=False)
+    assert not carries(newer, "update", SINCE, completed=False)
+    assert carries(older, "create", SINCE, completed=True)
+    assert carries(newer, "update", SINCE, completed=True)
 
 
 def test_what_a_failed_import_post_means() -> None:
@@ -119,7 +95,8 @@ def _process(process_id: int, created: datetime, name: str = "IMPORTUSER") -> Im
 
 
 def test_an_unanswered_import_is_looked_for_once_when_brevo_had_time_to_list_it() -> None:
-    assert wants_discovery("posting", tried=False, age=1.0, timing=TIMING)
+    assert wants_discovery("posting", tried=False, age=15.0, timing=TIMING)
+    assert not wants_discovery("posting", tried=False, age=14.0, timing=TIMING)
     assert not wants_discovery("unknown", tried=False, age=59.0, timing=TIMING)
     assert wants_discovery("unknown", tried=False, age=60.0, timing=TIMING)
     assert not wants_discovery("unknown", tried=True, age=600.0, timing=TIMING)
