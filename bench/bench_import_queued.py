@@ -25,7 +25,7 @@ from brevo_sync.logs import configure as configure_logs
 from brevo_sync.service import client_from, engine_from, pool_from, prepare_brevo
 
 IMPORT_POST = ("POST", "/v3/contacts/import")
-POLL = ("GET", "/v3/processes/{processId}")
+POLLS = (("GET", "/v3/processes"), ("GET", "/v3/processes/{processId}"))
 LISTING = ("GET", "/v3/contacts")
 ONE_BY_ONE = ("POST", "/v3/contacts")
 
@@ -98,7 +98,8 @@ def main() -> None:
     print(f"  in Brevo: {contacts}; ids written back: {written}; still queued: {pending}")
     print(f"  batches: {batches}; import calls: {calls[IMPORT_POST]}"
           f" (posted {figures['posted_at']:.1f} s after the start)")
-    print(f"  /processes polls: {calls[POLL]}; contact listings: {calls[LISTING]};"
+    print(f"  /processes polls: {sum(calls[p] for p in POLLS)}; contact listings:"
+          f" {calls[LISTING]};"
           f" one-by-one pushes: {calls[ONE_BY_ONE]}; 429 answers: {too_many};"
           f" Brevo calls in all: {sum(calls.values())}")
     print(f"  total time: {figures['seconds']:.1f} s")
