@@ -99,6 +99,10 @@ def _parser() -> argparse.ArgumentParser:
                       help="per-list unsubscription on (contacts carry listUnsubscribed)")
     fake.add_argument("--import-false-keeps-true", action="store_true",
                       help="a false in an import body does not overwrite a true, as reported")
+    fake.add_argument("--import-queue-seconds", type=float, default=0.0,
+                      help="how long each import waits queued before it starts")
+    fake.add_argument("--import-outcome", choices=("completed", "failed", "cancelled"),
+                      default="completed", help="how imports end")
     fake.set_defaults(run=_fake_brevo)
     return parser
 
@@ -202,6 +206,7 @@ def _fake_brevo(args: argparse.Namespace) -> int:
         contacts_rph=args.contacts_rph, other_rph=args.other_rph,
         account_language=args.account_language, list_unsubscription=args.list_unsubscription,
         import_false_keeps_true=args.import_false_keeps_true,
+        import_queue_seconds=args.import_queue_seconds, import_outcome=args.import_outcome,
     )
     print(f"Brevo emulator (not the real Brevo) on http://{args.host}:{args.port}/v3",
           file=sys.stderr)

@@ -11,6 +11,7 @@ and the error goes up to the caller, which pauses (see brevo_sync/pause.py).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import socket
 import time
@@ -25,11 +26,12 @@ import structlog
 
 from brevo_sync.attributes import AttributeNames
 from brevo_sync.brevo import BrevoClient
-from brevo_sync.brevo.errors import BrevoAccountError, BrevoError
+from brevo_sync.brevo.errors import BrevoAccountError, BrevoDeadlineError, BrevoError
+from brevo_sync.brevo.limiter import deadline as brevo_deadline
 from brevo_sync.db import Pool, each_free_row, q
 from brevo_sync.decide import Action, Create, Policy, Remove, Update, as_bool, decide
 from brevo_sync.identity import claim_of
-from brevo_sync.importer import ImportRow, push_import
+from brevo_sync.importer import ImportRow, Imports, ImportTiming
 from brevo_sync.mirror import vouch_for_mirror
 from brevo_sync.model import Customer, KnownContact, QueueItem, SyncMemory
 from brevo_sync.outcome import Outcome, record
@@ -45,6 +47,10 @@ BULK_LEASE_SECONDS = 900.0
 # One-by-one pushes a bulk lease may carry: well within the lease at Brevo's 10 calls/s.
 BULK_ONE_BY_ONE = 3_000
 CONCURRENCY = 8                 # Brevo calls in flight; the rate limiter still paces them
+# While waiting for an open import, the queue is still looked at this often (and, whatever
+# the import's own schedule, no more often than IMPORT_WAIT_MIN).
+IMPORT_WAIT_STEP = 1.0
+IMPORT_WAIT_MIN = 0.05
 
 
 def new_worker_id() -> str:
@@ -63,6 +69,7 @@ class DrainReport:
     failures: list[Outcome] = field(default_factory=list)
     counts: Counter[str] = field(default_factory=Counter)
     bulk_imports: int = 0
+    imports_settled: int = 0
 
     def add(self, outcomes: Sequence[Outcome]) -> None:
         for outcome in outcomes:
@@ -104,6 +111,7 @@ class Engine:
         run_id: int | None = None,
         keep_outcomes: bool | int = False,
         on_outcome: Callable[[Outcome], None] | None = None,
+        import_timing: ImportTiming | None = None,
     ) -> None:
         self.pool = pool
         self.client = client
@@ -118,20 +126,49 @@ class Engine:
         self.keep = KEPT_OUTCOMES if keep_outcomes is True else int(keep_outcomes)
         self.on_outcome = on_outcome
         self._slots = asyncio.Semaphore(concurrency)
+        self.imports = Imports(pool, client, worker=self.worker, list_id=policy.list_id or 0,
+                               load=self._customers, timing=import_timing)
 
-    async def drain(self, *, deadline: float | None = None,
-                    stop: asyncio.Event | None = None) -> DrainReport:
+    async def drain(self, *, deadline: float | None = None, stop: asyncio.Event | None = None,
+                    wait_imports: bool = True) -> DrainReport:
         """Push what is pending until the queue has nothing ready, the deadline (a
-        time.monotonic() value) passes, or `stop` is set."""
+        time.monotonic() value) passes, or `stop` is set. Open imports are looked at when
+        due; with `wait_imports` the drain also waits for them to settle (within the
+        deadline), else it returns and a later drain looks again. No wait for Brevo's rate
+        budget ends past the deadline."""
         report = DrainReport(keep=self.keep)
-        while not _should_stop(deadline, stop):
-            bulk = self.policy.list_id is not None and \
-                await self.ready_count() >= self.bulk_threshold
-            items = await self._claim(bulk)
-            if not items:
-                break
-            await self._process(items, report, bulk=bulk, deadline=deadline, stop=stop)
+        with brevo_deadline(deadline):
+            while not _should_stop(deadline, stop):
+                await self._look_at_imports(report, deadline, stop)
+                bulk = self.policy.list_id is not None and \
+                    await self.ready_count() >= self.bulk_threshold
+                items = await self._claim(bulk)
+                if items:
+                    await self._process(items, report, bulk=bulk, deadline=deadline, stop=stop)
+                    continue
+                wait = await self.imports.next_look_in() if wait_imports else None
+                if wait is None:
+                    break
+                await _pause(min(max(wait, IMPORT_WAIT_MIN), IMPORT_WAIT_STEP), deadline, stop)
         return report
+
+    async def _look_at_imports(self, report: DrainReport, deadline: float | None,
+                               stop: asyncio.Event | None) -> None:
+        async def record(outcomes: list[Outcome]) -> None:
+            await self._record(outcomes, report)
+
+        looked: set[int] = set()
+        while not _should_stop(deadline, stop):
+            look = await self.imports.look_at_due(record, looked)
+            if look is None:
+                return
+            report.imports_settled += look.settled
+
+    async def _customers(self, customer_ids: list[UUID]) -> dict[UUID, Customer | None]:
+        """The customers' current rows, for outcomes learnt from an import."""
+        found: dict[UUID, Customer | None] = dict.fromkeys(customer_ids)
+        found.update((row["queued_id"], _customer(row)) for row in await self._load(customer_ids))
+        return found
 
     async def push_customer(self, customer_id: UUID) -> Outcome | None:
         """An admin's push of one customer, whether or not it was pending. None when another
@@ -178,9 +215,10 @@ class Engine:
         await self._note_intents(prepared)
         one_by_one = prepared
         if bulk and self.policy.list_id is not None:
-            rows, one_by_one = _split_for_import(prepared, self.policy.attributes)
-            if len(rows) >= self.bulk_threshold:
-                one_by_one += await self._import(rows, report, deadline)
+            returned = await self.imports.returned([p.item.customer_id for p in prepared])
+            rows, one_by_one = _split_for_import(prepared, returned, self.policy.attributes)
+            if len(rows) >= self.bulk_threshold and not await self.imports.refused_lately():
+                await self._import(rows, report)
             else:
                 one_by_one = prepared
             # More than the lease can carry goes back to the queue for the next round, so no
@@ -263,26 +301,9 @@ class Engine:
                 "removals": [i[2] for i in intents],
             })
 
-    async def _import(self, rows: list[ImportRow], report: DrainReport,
-                      deadline: float | None) -> list[Prepared]:
-        """Import `rows`; returns those Brevo did not take, to push one by one."""
-        try:
-            outcomes, missing = await push_import(self.client, rows, self.policy.list_id or 0,
-                                                  deadline=deadline)
-        except BrevoAccountError:
-            raise
-        except BrevoError as exc:
-            log.warning("brevo_import_failed", error=str(exc), rows=len(rows))
-            outcomes = [Outcome(r.item, r.customer, r.action, "retry", message=str(exc),
-                                retry_delay=retry_delay(r.item.attempts), status="pending")
-                        for r in rows]
-            missing = []
-        report.bulk_imports += 1
-        await self._record(outcomes, report)
-        log.info("brevo_import", rows=len(rows), imported=len(outcomes), missing=len(missing))
-        lists = (self.policy.list_id,) if self.policy.list_id else ()
-        return [Prepared(r.item, r.customer, None, Create(r.email, r.attributes, lists))
-                for r in missing]
+    async def _import(self, rows: list[ImportRow], report: DrainReport) -> None:
+        """Post `rows` as imports, which settle later (see brevo_sync.importer)."""
+        report.bulk_imports += await self.imports.start(rows)
 
     async def _push_each(self, prepared: list[Prepared], report: DrainReport,
                          deadline: float | None, stop: asyncio.Event | None) -> None:
@@ -297,6 +318,9 @@ class Engine:
                                          names=self.policy.attributes)
                 except BrevoAccountError as exc:
                     refused.append(exc)
+                    return False
+                except BrevoDeadlineError:
+                    # Brevo's budget has no room before the deadline: given back, untried.
                     return False
                 await self._record([outcome], report)
                 return True
@@ -342,10 +366,11 @@ class Engine:
                 self.on_outcome(outcome)
 
 
-def _split_for_import(prepared: list[Prepared], names: AttributeNames
+def _split_for_import(prepared: list[Prepared], returned: set[UUID], names: AttributeNames
                       ) -> tuple[list[ImportRow], list[Prepared]]:
     """Creates and plain attribute updates can go in an import; renames, unblocks, clearing a
-    phone, removals and anyone the import's list must not take (they left it) cannot."""
+    phone, removals, anyone the import's list must not take (they left it), rows with a
+    reason to record (a phone left out), and rows an import already gave back cannot."""
     rows: list[ImportRow] = []
     rest: list[Prepared] = []
     for p in prepared:
@@ -357,9 +382,10 @@ def _split_for_import(prepared: list[Prepared], names: AttributeNames
             and p.known is not None and not p.known.email_blacklisted
         )
         if importable and full is not None and p.customer is not None and full.list_ids \
-                and not _clears_a_true(full.attributes, p.known, names):
-            rows.append(ImportRow(p.item, p.customer, full.email, full.attributes, a.name,
-                                  full.note, full.sms_withheld))
+                and not _clears_a_true(full.attributes, p.known, names) \
+                and full.note is None and not full.sms_withheld \
+                and p.item.customer_id not in returned:
+            rows.append(ImportRow(p.item, p.customer, full.email, full.attributes, a.name))
         else:
             rest.append(p)
     return rows, rest
@@ -382,6 +408,19 @@ def _intent(action: Create | Update | Remove) -> tuple[str | None, str | None]:
     if isinstance(action, Update):
         return action.new_email or action.email, None
     return action.email, None
+
+
+async def _pause(seconds: float, deadline: float | None, stop: asyncio.Event | None) -> None:
+    """Sleep `seconds`, less if the deadline comes first or `stop` is set."""
+    if deadline is not None:
+        seconds = min(seconds, deadline - time.monotonic())
+    if seconds <= 0:
+        return
+    if stop is None:
+        await asyncio.sleep(seconds)
+        return
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), seconds)
 
 
 def _should_stop(deadline: float | None, stop: asyncio.Event | None) -> bool:

@@ -11,6 +11,7 @@ from brevo_sync.attributes import DEFAULT_NAMES, AttributeNames
 from brevo_sync.brevo import BrevoClient, Contact
 from brevo_sync.brevo.errors import (
     BrevoAccountError,
+    BrevoDeadlineError,
     BrevoError,
     BrevoNotFoundError,
     BrevoPermanentError,
@@ -79,6 +80,8 @@ async def _attempt(client: BrevoClient, item: QueueItem, customer: Customer | No
     except BrevoPermanentError as exc:
         return Outcome(item, customer, action.name, "error", message=exc.message,
                        error_code=exc.code or str(exc.status), status="error")
+    except BrevoDeadlineError:
+        raise  # not the row's failure: the caller's time is up (see Engine._push_each)
     except BrevoError as exc:
         return Outcome(item, customer, action.name, "retry", message=str(exc),
                        retry_delay=retry_delay(item.attempts), status="pending")

@@ -161,7 +161,9 @@ class Listener:
     async def _drain(self) -> DrainReport:
         while True:
             try:
-                report = await self.engine.drain(stop=self.stop)
+                # Open imports are looked at on every wake-up; waiting for one here would hold
+                # up the loop (and its health ticks) for the minutes Brevo may take.
+                report = await self.engine.drain(stop=self.stop, wait_imports=False)
             except BrevoAccountError as exc:
                 if self.pause is None:
                     raise

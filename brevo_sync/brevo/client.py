@@ -25,6 +25,7 @@ import structlog
 from brevo_sync import __version__
 from brevo_sync.brevo.bulk import IMPORT_MAX_BYTES, chunked, encode_json
 from brevo_sync.brevo.errors import (
+    BrevoDeadlineError,
     BrevoError,
     BrevoNotFoundError,
     BrevoPermanentError,
@@ -35,7 +36,13 @@ from brevo_sync.brevo.errors import (
     is_attribute_exists,
     is_list_noop,
 )
-from brevo_sync.brevo.limiter import Group, RateLimiter, group_for, reset_after
+from brevo_sync.brevo.limiter import (
+    Group,
+    RateLimiter,
+    current_deadline,
+    group_for,
+    reset_after,
+)
 from brevo_sync.brevo.models import Contact, ImportProcess, ListResult, format_datetime
 from brevo_sync.brevo.payloads import (
     contact_body,
@@ -310,6 +317,10 @@ class BrevoClient:
 
         The body must stay under 8 MB: split rows with
         :func:`brevo_sync.brevo.bulk.chunk_import_rows` first.
+
+        Only a 429 is resent: after a time-out or a 5xx Brevo may have accepted the import all
+        the same, and a second one would import the same rows twice. The caller learns what
+        happened to them instead (see brevo_sync.importer).
         """
         if not rows:
             raise ValueError("import_contacts needs at least one row")
@@ -330,12 +341,25 @@ class BrevoClient:
                 f"import body is {size} bytes, over Brevo's {IMPORT_MAX_BYTES}-byte guidance: "
                 "split the rows with chunk_import_rows()"
             )
-        response = await self._request("POST", "/contacts/import", json=body)
+        response = await self._request("POST", "/contacts/import", json=body,
+                                       resend=_not_sent)
         return int(_json_object(response)["processId"])
 
-    async def get_process(self, process_id: int) -> ImportProcess:
-        response = await self._request("GET", f"/processes/{int(process_id)}")
+    async def get_process(self, process_id: int, *, retry: bool = True) -> ImportProcess:
+        """One process; ``retry=False`` spends one call of the 100-an-hour budget at most."""
+        response = await self._request("GET", f"/processes/{int(process_id)}",
+                                       resend=None if retry else _never)
         return ImportProcess.from_api(_json_object(response))
+
+    async def list_processes(self, *, limit: int = 50, offset: int = 0,
+                             sort: Literal["asc", "desc"] = "desc") -> list[ImportProcess]:
+        """One page of the account's processes, newest first by default (one "other" call)."""
+        if not 1 <= limit <= 50:
+            raise ValueError(f"limit must be 1..50, got {limit}")
+        response = await self._request("GET", "/processes", resend=_never,
+                                       params={"limit": limit, "offset": offset, "sort": sort})
+        return [ImportProcess.from_api(item)
+                for item in _json_object(response).get("processes") or []]
 
     async def wait_for_process(
         self,
@@ -443,17 +467,24 @@ class BrevoClient:
         *,
         json: object = None,
         params: Mapping[str, str | int] | None = None,
+        resend: Callable[[BrevoTransientError], bool] | None = None,
     ) -> httpx.Response:
-        """Send one API call, retrying transient failures; raise BrevoError when it fails."""
+        """Send one API call, retrying transient failures (those `resend` allows, if given);
+        raise BrevoError when it fails."""
         group = group_for(path)
         attempt = 0
         while True:
             attempt += 1
             try:
                 return await self._attempt(method, path, group, json, params)
+            except BrevoDeadlineError:
+                raise
             except BrevoTransientError as err:
                 delay = self._retry_delay(err, attempt)
-                if delay is None:
+                if delay is None or (resend is not None and not resend(err)):
+                    raise
+                until = current_deadline()
+                if until is not None and self._clock() + delay > until:
                     raise
                 self._note_retry(err, method, path, attempt, delay)
                 if isinstance(err, BrevoRateLimitedError):
@@ -519,6 +550,15 @@ class BrevoClient:
         return BrevoTransientError(
             f"Brevo {method} {_route(path)} {kind} ({type(exc).__name__}{suffix})"
         )
+
+
+def _not_sent(err: BrevoTransientError) -> bool:
+    """A 429 is refused before Brevo looks at the request."""
+    return isinstance(err, BrevoRateLimitedError)
+
+
+def _never(err: BrevoTransientError) -> bool:
+    return False
 
 
 def _route(path: str) -> str:

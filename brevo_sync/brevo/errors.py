@@ -3,7 +3,8 @@
     BrevoError
     ├── BrevoTransientError           network error, timeout, 408, 425, 5xx: may work later
     │   ├── BrevoRateLimitedError     429: wait ``reset_after`` s (x-sib-ratelimit-reset)
-    │   └── BrevoProcessTimeoutError  an import was still running when the wait ran out
+    │   ├── BrevoProcessTimeoutError  an import was still running when the wait ran out
+    │   └── BrevoDeadlineError        a rate budget or a retry would wait past the deadline
     └── BrevoPermanentError           any other 4xx: resending the same request cannot help
         ├── BrevoNotFoundError        404
         └── BrevoAccountError         401, 402, 403: the account refuses every call (a revoked
@@ -66,6 +67,15 @@ class BrevoProcessTimeoutError(BrevoTransientError):
         )
         self.process_id = process_id
         self.process_status = status
+
+
+class BrevoDeadlineError(BrevoTransientError):
+    """Not sent: waiting for the rate budget (or before a retry) would end past the caller's
+    deadline, so the caller gets the time back instead of sleeping through its budget."""
+
+    def __init__(self, what: str, wait: float) -> None:
+        super().__init__(f"{what} would wait {wait:.1f} s, past the caller's deadline")
+        self.wait = wait
 
 
 class BrevoPermanentError(BrevoError):

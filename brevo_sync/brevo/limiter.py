@@ -7,6 +7,10 @@ go only when every log of its group has room, so the server's limits are respect
 discovered through 429s. It also obeys what the server says: ``x-sib-ratelimit-remaining: 0``
 blocks the group for ``x-sib-ratelimit-reset`` seconds, and the client calls :meth:`penalize`
 after a 429.
+
+A caller with a deadline (a sweep with a time budget) sets it with :func:`deadline`: a wait
+that would end past it raises :class:`BrevoDeadlineError` at once instead of sleeping, so an
+"other" budget spent for the hour costs the caller nothing but the refusal.
 """
 
 from __future__ import annotations
@@ -15,10 +19,13 @@ import asyncio
 import math
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
+from contextlib import asynccontextmanager, contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Literal
+
+from brevo_sync.brevo.errors import BrevoDeadlineError
 
 Group = Literal["contacts", "other"]
 GROUPS: tuple[Group, ...] = ("contacts", "other")
@@ -31,6 +38,27 @@ SECOND = 1.0
 # Waits shorter than this are taken as none: float rounding can leave a residue smaller than
 # the clock's resolution, which would otherwise be slept forever on a coarse clock.
 _EPSILON = 1e-6
+
+
+# The deadline (on the limiter's clock) of whatever task is calling Brevo; tasks started within
+# a `deadline()` block inherit it.
+_deadline: ContextVar[float | None] = ContextVar("brevo_sync_deadline", default=None)
+
+
+@contextmanager
+def deadline(at: float | None) -> Iterator[None]:
+    """Within the block no rate-limit wait or retry may end after `at` (a monotonic time);
+    an outer, earlier deadline still holds."""
+    outer = _deadline.get()
+    token = _deadline.set(at if outer is None else outer if at is None else min(at, outer))
+    try:
+        yield
+    finally:
+        _deadline.reset(token)
+
+
+def current_deadline() -> float | None:
+    return _deadline.get()
 
 
 def group_for(path: str) -> Group:
@@ -157,18 +185,35 @@ class RateLimiter:
         return f"RateLimiter({self.limits!r})"
 
     async def acquire(self, group: Group) -> None:
-        """Wait until one more request of ``group`` fits every limit, then count it as sent."""
+        """Wait until one more request of ``group`` fits every limit, then count it as sent.
+
+        Raises BrevoDeadlineError, without waiting, when the wait would end past the deadline.
+        """
         state = self._groups[group]
-        async with state.lock:
-            started = self._clock()
+        until = _deadline.get()
+        started = self._clock()
+        if until is None or not state.lock.locked():
+            await state.lock.acquire()
+        else:
+            try:
+                # Another task may hold the group for a long wait of its own.
+                await asyncio.wait_for(state.lock.acquire(), max(0.0, until - started))
+            except TimeoutError:
+                raise BrevoDeadlineError(f"a Brevo {group} call", self._clock() - started) \
+                    from None
+        try:
             waited = False
             while (delay := state.wait_needed(self._clock())) > _EPSILON:
+                if until is not None and self._clock() + delay > until:
+                    raise BrevoDeadlineError(f"the Brevo {group} rate budget", delay)
                 waited = True
                 await self._sleep(delay)
             now = self._clock()
             state.record(now)
             if waited:
                 self.stats.record(group, now - started)
+        finally:
+            state.lock.release()
 
     @asynccontextmanager
     async def slot(self, group: Group) -> AsyncIterator[None]:

@@ -88,21 +88,42 @@ class ImportProcess:
     info: dict[str, Any] = field(default_factory=dict)
     name: str | None = None
     error: str | None = None
+    created_at: datetime | None = None
 
     @classmethod
     def from_api(cls, data: Mapping[str, Any]) -> ImportProcess:
         error = data.get("error")
+        created = data.get("created_at")
         return cls(
             id=int(data["id"]),
             status=normalize_status(str(data.get("status", ""))),
             info=dict(data.get("info") or {}),
             name=data.get("name"),
             error=str(error) if error else None,
+            created_at=parse_datetime(created) if isinstance(created, str) and created else None,
         )
 
     @property
     def finished(self) -> bool:
         return self.status in FINISHED_STATUSES
+
+    @property
+    def import_counts(self) -> dict[str, int]:
+        """`info.import` counters where Brevo gives numbers. The newer definition gives a
+        CSV report's URL (or null) under the same names instead: those are left out here
+        (see :attr:`import_reports`), and nothing may depend on the counts being there."""
+        return {name: value for name, value in self._import_info().items()
+                if isinstance(value, int) and not isinstance(value, bool)}
+
+    @property
+    def import_reports(self) -> dict[str, str]:
+        """`info.import` entries that are report URLs (the newer definition's shape)."""
+        return {name: value for name, value in self._import_info().items()
+                if isinstance(value, str) and value}
+
+    def _import_info(self) -> dict[str, Any]:
+        block = self.info.get("import")
+        return dict(block) if isinstance(block, Mapping) else {}
 
     @property
     def succeeded(self) -> bool:

@@ -19,6 +19,10 @@ ACCOUNT_REFUSALS: dict[str, tuple[int, str, str]] = {
 # account has FIRSTNAME/LASTNAME, a French one NOM/PRENOM). Applies when the account is created
 # (at start, and on POST /_emulator/reset?attributes=true).
 AccountLanguage = Literal["en", "fr"]
+ImportOutcome = Literal["completed", "failed", "cancelled"]
+ProcessInfo = Literal["counts", "reports"]
+IMPORT_OUTCOMES = ("completed", "failed", "cancelled")
+PROCESS_INFOS = ("counts", "reports")
 
 
 @dataclass
@@ -44,6 +48,14 @@ class EmulatorConfig:
     other_rph: int = 100
     import_base_ms: float = 500.0
     import_ms_per_contact: float = 0.1
+    # Brevo queues imports behind other work (its own examples run 2-5 minutes): each import
+    # waits this long before it starts.
+    import_queue_seconds: float = 0.0
+    # How imports end: "failed" or "cancelled" imports apply nothing.
+    import_outcome: ImportOutcome = "completed"
+    # `info.import` as the stored definition has it (counts) or as Brevo's newer definition
+    # types it (CSV report URLs or null).
+    process_info: ProcessInfo = "counts"
     unknown_attributes: UnknownAttributes = "ignore"
     account_language: AccountLanguage = "en"
     # Per-list unsubscription turned on for the account: a person can leave one list
@@ -70,6 +82,7 @@ _DURATIONS = {
     "storm_seconds",
     "import_base_ms",
     "import_ms_per_contact",
+    "import_queue_seconds",
 }
 _COUNTS = {"contacts_rps", "contacts_rph", "other_rph"}
 
@@ -107,6 +120,14 @@ def _checked_other(name: str, value: Any) -> Any:
     if name == "unknown_attributes":
         if value not in ("ignore", "error"):
             raise ValueError("unknown_attributes must be 'ignore' or 'error'")
+        return value
+    if name == "import_outcome":
+        if value not in IMPORT_OUTCOMES:
+            raise ValueError(f"import_outcome must be one of {', '.join(IMPORT_OUTCOMES)}")
+        return value
+    if name == "process_info":
+        if value not in PROCESS_INFOS:
+            raise ValueError(f"process_info must be one of {', '.join(PROCESS_INFOS)}")
         return value
     if name == "api_key":
         if value is not None and (not isinstance(value, str) or not value):

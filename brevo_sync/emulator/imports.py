@@ -50,12 +50,23 @@ def submit_import(
     duration_ms = config.import_base_ms + len(rows) * config.import_ms_per_contact
 
     false_keeps_true = config.import_false_keeps_true
+    report_urls = config.process_info == "reports"
 
     def job(at_ms: int) -> dict[str, Any]:
-        return {"import": apply_rows(store, rows, options, at_ms,
-                                     false_keeps_true=false_keeps_true)}
+        counters = apply_rows(store, rows, options, at_ms, false_keeps_true=false_keeps_true)
+        if report_urls:
+            return {"import": _report_urls(counters)}
+        return {"import": counters}
 
-    return store.processes.submit("IMPORTUSER", duration_ms / 1000, job)
+    return store.processes.submit("IMPORTUSER", duration_ms / 1000, job,
+                                  queued_seconds=config.import_queue_seconds,
+                                  ends=config.import_outcome)
+
+
+def _report_urls(counters: dict[str, int]) -> dict[str, str | None]:
+    """Brevo's newer definition: a CSV report's URL for each non-empty counter, else null."""
+    return {name: (f"https://brevo-emulator.invalid/reports/{name}.csv" if count else None)
+            for name, count in counters.items()}
 
 
 def _rows(body: dict[str, Any]) -> list[Row]:

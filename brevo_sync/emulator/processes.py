@@ -1,7 +1,9 @@
 """Background processes (imports): a single FIFO worker whose durations are modelled, not slept.
 
-A process is queued until the worker reaches it, processing for its modelled duration, then its
-job runs the next time anyone looks (`settle`), stamped with the moment it was due.
+A process is queued until the worker reaches it (and, as Brevo queues imports behind other
+work, for at least its queue time), processing for its modelled duration, then its job runs the
+next time anyone looks (`settle`), stamped with the moment it was due. A process set to fail or
+be cancelled ends so at that moment, without running its job.
 """
 
 from __future__ import annotations
@@ -16,6 +18,11 @@ from brevo_sync.emulator.clock import Clock, format_millis, to_millis
 # The job receives the wall-clock millisecond at which it completes and returns `info`.
 Job = Callable[[int], dict[str, Any]]
 
+FAILURE_MESSAGES = {
+    "failed": "Processing timeout exceeded after 30 minutes",
+    "cancelled": "Process cancelled",
+}
+
 
 @dataclass
 class Process:
@@ -26,10 +33,11 @@ class Process:
     due_at: float
     info: dict[str, Any] | None = None
     completed_ms: int | None = None
+    ends: str = "completed"         # completed | failed | cancelled
 
     def status(self, now: float) -> str:
         if self.completed_ms is not None:
-            return "completed"
+            return self.ends
         return "queued" if now < self.starts_at else "processing"
 
     def as_json(self, now: float) -> dict[str, Any]:
@@ -42,7 +50,10 @@ class Process:
         }
         if self.completed_ms is not None:
             body["completed_at"] = format_millis(self.completed_ms)
-            body["info"] = self.info
+            if self.ends == "completed":
+                body["info"] = self.info
+            else:
+                body["error"] = FAILURE_MESSAGES[self.ends]
         return body
 
 
@@ -62,9 +73,10 @@ class ProcessRegistry:
         self._next_id += 1
         return process_id
 
-    def submit(self, name: str, duration_seconds: float, job: Job) -> Process:
+    def submit(self, name: str, duration_seconds: float, job: Job, *,
+               queued_seconds: float = 0.0, ends: str = "completed") -> Process:
         now = self._clock.monotonic()
-        starts_at = max(now, self._worker_free_at)
+        starts_at = max(now + queued_seconds, self._worker_free_at)
         self._worker_free_at = starts_at + duration_seconds
         process = Process(
             id=self.allocate_id(),
@@ -72,6 +84,7 @@ class ProcessRegistry:
             created_ms=to_millis(self._clock.wall()),
             starts_at=starts_at,
             due_at=self._worker_free_at,
+            ends=ends,
         )
         self._processes[process.id] = process
         self._pending.append((process, job))
@@ -84,7 +97,8 @@ class ProcessRegistry:
             process, job = self._pending.popleft()
             late_ms = to_millis(now - process.due_at)
             completed_ms = max(process.created_ms, to_millis(self._clock.wall()) - late_ms)
-            process.info = job(completed_ms)
+            if process.ends == "completed":
+                process.info = job(completed_ms)
             process.completed_ms = completed_ms
 
     def get(self, process_id: int) -> Process | None:

@@ -36,9 +36,12 @@ Db = psycopg.Connection[dict[str, Any]]
 
 
 def expire_leases_of(database_url: str, pid: int) -> int:
-    """Stand-in for the lease timeout (120 s, 900 s for an import): a killed process's leases
-    expire at once, so the test need not wait them out. Returns how many there were."""
+    """Stand-in for the lease timeout (120 s, 900 s for a bulk claim, 120 s for the hold on
+    an import being posted): a killed process's leases expire at once, so the test need not
+    wait them out. Returns how many queue rows there were."""
     with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("UPDATE brevo_sync.imports SET claimed_until = now()"
+                     " WHERE claimed_by LIKE %s AND claimed_until > now()", (f"%:{pid}:%",))
         rows = conn.execute("SELECT customer_id FROM brevo_sync.queue WHERE claimed_by LIKE %s"
                             " AND claimed_until > now()", (f"%:{pid}:%",)).fetchall()
         for (customer_id,) in rows:  # a row a statement: never a deadlock with the writer
@@ -51,8 +54,12 @@ def holds_leases(database_url: str, pid: int, timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     with psycopg.connect(database_url, autocommit=True) as conn:
         while time.monotonic() < deadline:
-            if conn.execute("SELECT 1 FROM brevo_sync.queue WHERE claimed_by LIKE %s"
-                            " AND claimed_until > now() LIMIT 1", (f"%:{pid}:%",)).fetchone():
+            # Rows it is pushing, or an import it is posting or looking at.
+            if conn.execute("SELECT 1 FROM brevo_sync.queue WHERE claimed_by LIKE %(p)s"
+                            " AND claimed_until > now()"
+                            " UNION ALL SELECT 1 FROM brevo_sync.imports"
+                            " WHERE claimed_by LIKE %(p)s AND claimed_until > now() LIMIT 1",
+                            {"p": f"%:{pid}:%"}).fetchone():
                 return True
             time.sleep(0.002)
     return False

@@ -562,6 +562,48 @@ async def test_import_needs_rows_and_a_list(connect: Callable[..., BrevoClient])
         await client.import_contacts([{"email": "a@x.com"}], list_ids=[])
 
 
+@pytest.mark.parametrize("lost", [
+    reply(502, None), reply(524, None), httpx.ReadTimeout("read timed out")])
+async def test_an_import_without_an_answer_is_not_posted_again(
+    connect: Callable[..., BrevoClient], lost: Reply
+) -> None:
+    """Brevo may have taken it: a second POST would import the same rows twice."""
+    script = Script(lost, reply(202, {"processId": 5}))
+    with pytest.raises(BrevoTransientError):
+        await connect(script).import_contacts([{"email": "a@x.com"}], list_ids=[3])
+    assert len(script.requests) == 1
+
+
+async def test_an_import_refused_with_429_is_sent_again(
+    connect: Callable[..., BrevoClient],
+) -> None:
+    script = Script(reply(429, {"message": "Too Many Requests"}, x_sib_ratelimit_reset="1"),
+                    reply(202, {"processId": 5}))
+    assert await connect(script).import_contacts([{"email": "a@x.com"}], list_ids=[3]) == 5
+    assert len(script.requests) == 2
+
+
+async def test_a_poll_without_retry_spends_one_call_at_most(
+    connect: Callable[..., BrevoClient],
+) -> None:
+    script = Script(reply(503, None), reply(200, {"id": 9, "status": "queued"}))
+    with pytest.raises(BrevoTransientError):
+        await connect(script).get_process(9, retry=False)
+    assert len(script.requests) == 1
+
+
+async def test_no_retry_sleeps_past_the_deadline(
+    connect: Callable[..., BrevoClient], clock: FakeClock
+) -> None:
+    from brevo_sync.brevo.limiter import deadline
+
+    script = Script(reply(429, {"message": "Too Many Requests"}, x_sib_ratelimit_reset="30"),
+                    reply(200, {"contacts": [], "count": 0}))
+    with deadline(clock.now + 10), pytest.raises(BrevoRateLimitedError):
+        await connect(script).list_contacts()
+    assert clock.sleeps == [] and len(script.requests) == 1
+
+
 async def test_wait_for_process_polls_with_growing_intervals(
     connect: Callable[..., BrevoClient], clock: FakeClock
 ) -> None:

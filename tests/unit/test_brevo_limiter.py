@@ -178,3 +178,60 @@ async def test_stats_count_waits_and_seconds(clock: FakeClock) -> None:
     assert limiter.stats.waits == 2
     assert limiter.stats.wait_seconds == pytest.approx(2 * 1.1 / 9)
     assert limiter.stats.waits_by_group == {"contacts": 2}
+
+
+async def test_a_wait_past_the_deadline_is_refused_without_sleeping(clock: FakeClock) -> None:
+    from brevo_sync.brevo.errors import BrevoDeadlineError
+    from brevo_sync.brevo.limiter import deadline
+
+    limiter = make_limiter(clock, other_per_hour=2)
+    await limiter.acquire("other")
+    await limiter.acquire("other")
+    with deadline(clock.now + 240), pytest.raises(BrevoDeadlineError, match="past the caller"):
+        await limiter.acquire("other")
+    assert clock.sleeps == []
+    # Without a deadline the same call waits for the hour's window, as before.
+    await limiter.acquire("other")
+    assert clock.sleeps and clock.sleeps[0] > 3000
+
+
+async def test_a_short_wait_within_the_deadline_is_slept(clock: FakeClock) -> None:
+    from brevo_sync.brevo.limiter import deadline
+
+    limiter = make_limiter(clock, contacts_per_second=2, headroom=0)
+    with deadline(clock.now + 5):
+        times = await send_times(limiter, clock, "contacts", 3)
+    assert times[-1] - times[0] < 5
+
+
+async def test_an_inner_deadline_never_extends_an_outer_one(clock: FakeClock) -> None:
+    from brevo_sync.brevo.limiter import current_deadline, deadline
+
+    with deadline(100.0):
+        with deadline(500.0):
+            assert current_deadline() == 100.0
+        with deadline(None):
+            assert current_deadline() == 100.0
+        with deadline(50.0):
+            assert current_deadline() == 50.0
+    assert current_deadline() is None
+
+
+async def test_waiting_behind_another_task_is_bounded_by_the_deadline() -> None:
+    """A task sleeping on the group (here: for an hour) must not hold a deadline caller."""
+    from brevo_sync.brevo.errors import BrevoDeadlineError
+    from brevo_sync.brevo.limiter import deadline
+
+    limiter = RateLimiter(RateLimits(other_per_hour=1))
+    await limiter.acquire("other")
+    sleeper = asyncio.create_task(limiter.acquire("other"))
+    await asyncio.sleep(0)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    with deadline(asyncio.get_running_loop().time() + 0.2), \
+            pytest.raises(BrevoDeadlineError):
+        await limiter.acquire("other")
+    assert loop.time() - started < 1.0
+    sleeper.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await sleeper

@@ -114,3 +114,18 @@ def test_the_lists_left_and_the_persons_own_unsubscriptions_are_read() -> None:
     bare = Contact.from_api({k: v for k, v in API_CONTACT.items()
                              if k not in ("listUnsubscribed", "statistics")})
     assert bare.list_unsubscribed == [] and bare.user_unsubscriptions == 0
+
+
+def test_import_info_is_read_in_both_of_brevos_shapes() -> None:
+    """Counts (the stored definition) or CSV report URLs and nulls (the newer one)."""
+    counts = ImportProcess.from_api({"id": 1, "status": "completed", "info": {"import": {
+        "invalid_emails": 2, "duplicate_email_id": None}}})
+    reports = ImportProcess.from_api({"id": 2, "status": "completed", "info": {"import": {
+        "invalid_emails": "https://x.invalid/invalid.csv", "duplicate_email_id": None}}})
+    assert counts.import_counts == {"invalid_emails": 2}
+    assert counts.import_reports == {}
+    assert reports.import_counts == {}
+    assert reports.import_reports == {"invalid_emails": "https://x.invalid/invalid.csv"}
+    assert ImportProcess.from_api({"id": 3, "status": "queued"}).import_counts == {}
+    assert ImportProcess.from_api({"id": 4, "status": "completed",
+                                   "info": {"import": None}}).import_reports == {}

@@ -568,6 +568,63 @@ async def test_imports_wait_in_a_queue_behind_each_other(brevo: Client) -> None:
 
 
 @pytest.mark.anyio
+async def test_imports_can_be_queued_for_a_set_time_before_they_start(
+    brevo: Client, app: Any, clock: ManualClock
+) -> None:
+    app.state.config.import_queue_seconds = 120
+    body = {"jsonBody": [{"email": "a@example.com"}], "listIds": [2]}
+    process_id = (await brevo.post("/contacts/import", json=body)).json()["processId"]
+    clock.advance(119.9)
+    assert (await process(brevo, process_id))["status"] == "queued"
+    assert (await brevo.get("/contacts")).json()["count"] == 0
+    clock.advance(0.2)
+    assert (await process(brevo, process_id))["status"] == "processing"
+    clock.advance(1)
+    assert (await process(brevo, process_id))["status"] == "completed"
+    assert (await brevo.get("/contacts")).json()["count"] == 1
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("ending", ["failed", "cancelled"])
+async def test_a_failed_or_cancelled_import_applies_nothing(
+    brevo: Client, app: Any, clock: ManualClock, ending: str
+) -> None:
+    app.state.config.import_outcome = ending
+    body = {"jsonBody": [{"email": "a@example.com"}], "listIds": [2]}
+    process_id = (await brevo.post("/contacts/import", json=body)).json()["processId"]
+    clock.advance(1)
+    ended = await process(brevo, process_id)
+    assert ended["status"] == ending and ended["error"] and ended["completed_at"]
+    assert "info" not in ended
+    assert (await brevo.get("/contacts")).json()["count"] == 0
+
+
+@pytest.mark.anyio
+async def test_import_info_can_come_as_the_newer_definition_types_it(
+    raw: Client, app: Any, clock: ManualClock
+) -> None:
+    """CSV report URLs (or null) where the stored definition has counts (reference §14.11)."""
+    app.state.config.process_info = "reports"
+    body = {"jsonBody": [{"email": "a@example.com"}, {"email": "broken"}], "listIds": [2]}
+    process_id = (await raw.post("/contacts/import", json=body)).json()["processId"]
+    clock.advance(1)
+    info = (await raw.get(f"/processes/{process_id}")).json()["info"]["import"]
+    assert info["invalid_emails"].startswith("https://")
+    assert info["duplicate_email_id"] is None
+
+
+def test_import_switches_are_checked() -> None:
+    config = EmulatorConfig()
+    config.apply_patch({"import_queue_seconds": 120, "import_outcome": "cancelled",
+                        "process_info": "reports"})
+    assert (config.import_queue_seconds, config.import_outcome) == (120.0, "cancelled")
+    for bad in ({"import_queue_seconds": -1}, {"import_outcome": "exploded"},
+                {"process_info": "csv"}):
+        with pytest.raises(ValueError):
+            config.apply_patch(bad)
+
+
+@pytest.mark.anyio
 async def test_import_reads_semicolon_csv_and_keeps_existing_when_asked(
     brevo: Client, clock: ManualClock
 ) -> None:
