@@ -369,8 +369,8 @@ class Engine:
 def _split_for_import(prepared: list[Prepared], returned: set[UUID], names: AttributeNames
                       ) -> tuple[list[ImportRow], list[Prepared]]:
     """Creates and plain attribute updates can go in an import; renames, unblocks, clearing a
-    phone, removals, anyone the import's list must not take (they left it), rows with a
-    reason to record (a phone left out), and rows an import already gave back cannot."""
+    phone, removals, anyone the import's list must not take (they left it), and rows an
+    import already gave back cannot."""
     rows: list[ImportRow] = []
     rest: list[Prepared] = []
     for p in prepared:
@@ -383,9 +383,9 @@ def _split_for_import(prepared: list[Prepared], returned: set[UUID], names: Attr
         )
         if importable and full is not None and p.customer is not None and full.list_ids \
                 and not _clears_a_true(full.attributes, p.known, names) \
-                and full.note is None and not full.sms_withheld \
                 and p.item.customer_id not in returned:
-            rows.append(ImportRow(p.item, p.customer, full.email, full.attributes, a.name))
+            rows.append(ImportRow(p.item, p.customer, full.email, full.attributes, a.name,
+                                  full.note, full.sms_withheld))
         else:
             rest.append(p)
     return rows, rest

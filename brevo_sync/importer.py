@@ -113,6 +113,8 @@ class Carried:
     version: int
     email: str
     action: str
+    note: str | None = None
+    sms_withheld: bool = False
 
 
 @dataclass
@@ -263,7 +265,9 @@ class Imports:
                 "customer_ids": [r.item.customer_id for r in batch],
                 "versions": [r.item.version for r in batch],
                 "emails": [r.email for r in batch],
-                "actions": [r.action for r in batch]})
+                "actions": [r.action for r in batch],
+                "notes": [r.note for r in batch],
+                "sms_withheld": [r.sms_withheld for r in batch]})
         if not batch:
             await self._finish(import_id, "done", None, error="no rows left to carry")
             return "not_sent"
@@ -359,7 +363,8 @@ class Imports:
             look.polled = True
             process_status = await self._poll(int(job["process_id"])) or process_status
         async with self.pool.connection() as conn:
-            carried = [Carried(r["customer_id"], int(r["version"]), r["email"], r["action"])
+            carried = [Carried(r["customer_id"], int(r["version"]), r["email"], r["action"],
+                               r["note"], bool(r["sms_withheld"]))
                        for r in await (await conn.execute(q("import_rows_of"),
                                                           {"import_id": import_id})).fetchall()]
         step: Step = "wait"
@@ -492,7 +497,8 @@ class Imports:
             outcomes.append(Outcome(QueueItem(row.customer_id, row.version),
                                     customers.get(row.customer_id), row.action, "ok",
                                     contact_id=contact.id, mirror=mirror,
-                                    message="bulk import"))
+                                    message="; ".join(filter(None, ("bulk import", row.note))),
+                                    sms_withheld=row.sms_withheld))
         return outcomes
 
     async def _release(self, import_id: int, customer_ids: list[UUID], *, one_by_one: bool,

@@ -28,6 +28,8 @@ CREATE TABLE brevo_sync.import_rows (
     version bigint NOT NULL,
     email text NOT NULL,
     action text NOT NULL,
+    note text,                                 -- for the history: a phone left out, say
+    sms_withheld boolean NOT NULL DEFAULT false,
     PRIMARY KEY (import_id, customer_id)
 );
 

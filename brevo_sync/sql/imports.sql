@@ -33,10 +33,12 @@ WHERE customer_id = %(customer_id)s AND claimed_by = %(worker)s
 RETURNING customer_id;
 
 -- name: import_rows_add
-INSERT INTO brevo_sync.import_rows (import_id, customer_id, version, email, action)
-SELECT %(import_id)s, t.customer_id, t.version, t.email, t.action
+INSERT INTO brevo_sync.import_rows
+    (import_id, customer_id, version, email, action, note, sms_withheld)
+SELECT %(import_id)s, t.customer_id, t.version, t.email, t.action, t.note, t.sms_withheld
 FROM unnest(%(customer_ids)s::uuid[], %(versions)s::bigint[], %(emails)s::text[],
-            %(actions)s::text[]) AS t(customer_id, version, email, action);
+            %(actions)s::text[], %(notes)s::text[], %(sms_withheld)s::boolean[])
+     AS t(customer_id, version, email, action, note, sms_withheld);
 
 -- name: import_posted
 -- Brevo answered: the process id, before anything else.
@@ -72,7 +74,7 @@ RETURNING i.id, i.process_id, i.status, i.process_status, i.since, i.checks, i.p
           extract(epoch FROM now() - coalesce(i.posted_at, i.created_at))::float8 AS age;
 
 -- name: import_rows_of
-SELECT customer_id, version, email, action FROM brevo_sync.import_rows
+SELECT customer_id, version, email, action, note, sms_withheld FROM brevo_sync.import_rows
 WHERE import_id = %(import_id)s;
 
 -- name: import_checked

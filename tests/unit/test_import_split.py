@@ -32,7 +32,7 @@ def prepared(known: dict[str, object] | None = None, **fields: object) -> Prepar
 
 
 def split(*rows: Prepared) -> tuple[list[uuid.UUID], list[uuid.UUID]]:
-    imported, rest = _split_for_import(list(rows), NAMES)
+    imported, rest = _split_for_import(list(rows), set(), NAMES)
     return [r.item.customer_id for r in imported], [p.item.customer_id for p in rest]
 
 
@@ -56,7 +56,7 @@ def test_a_false_over_a_true_brevo_holds_goes_one_by_one() -> None:
 
 def test_a_phone_left_out_still_imports_the_customer_with_the_note() -> None:
     refused = prepared(phone="+1 555 0100")
-    imported, _ = _split_for_import([refused], NAMES)
+    imported, _ = _split_for_import([refused], set(), NAMES)
     assert [r.sms_withheld for r in imported] == [True]
     assert imported[0].note is not None and "left out" in imported[0].note
     assert "SMS" not in imported[0].attributes
