@@ -23,6 +23,7 @@ from listener.backoff import Backoff
 from listener.connection import ListenConnection
 from listener.health import Health
 from listener.metrics import ListenerMetrics
+from listener.outage import Outage
 
 # A lost notification (or a retry coming due) waits at most this long.
 POLL_SECONDS = 1.0
@@ -46,6 +47,7 @@ class Listener:
         poll_seconds: float = POLL_SECONDS,
         backoff: Backoff | None = None,
         clock: Callable[[], float] = time.monotonic,
+        setting: str = "DATABASE_URL",
     ) -> None:
         self.dsn = dsn
         self.engine = engine
@@ -58,6 +60,9 @@ class Listener:
         self.connects = 0
         self._lost_at: float | None = None
         self._connected_at = 0.0
+        # `setting` names the URL `dsn` came from, for the minute-by-minute error line.
+        self.outage = Outage("listener_waiting_for_database",
+                             f"the database ({setting}) to accept connections", clock=clock)
 
     async def run(self) -> None:
         """Serve until `stop` is set. Failures never end the loop: they are logged, then the
@@ -173,6 +178,7 @@ class Listener:
             log.info("listener_connected", **fields)
         self.connects += 1
         self._lost_at = None
+        self.outage.ended()
 
     def _lost(self, exc: Exception, *, connecting: bool = False) -> None:
         if self._lost_at is None:
@@ -184,6 +190,7 @@ class Listener:
             failures=self.backoff.failures + 1,
             exc_info=not _expected(exc),
         )
+        self.outage.failed(error=_describe(exc))
 
     async def _pause(self) -> None:
         delay = self.backoff.failed()

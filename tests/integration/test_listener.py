@@ -22,11 +22,13 @@ import pytest
 from structlog.testing import capture_logs
 
 from brevo_sync.config import Settings
+from brevo_sync.failures import EXIT_BREVO
 from listener.health import Health
 from listener.metrics import ListenerMetrics
 from listener.service import serve
 from tests.conftest import TEST_API_KEY, TEST_LIST_ID
 from tests.factories import add_customer, add_customers, pending
+from tests.pg import dbname_of
 from tests.reliability.harness import Emulator, Listener, free_port
 
 T = TypeVar("T")
@@ -126,7 +128,7 @@ def reconnects_reach(service: Running, count: int) -> Callable[[], bool]:
 
 def terminate(db: Db, database_url: str) -> int:
     """pg_terminate_backend on every connection of the listener (LISTEN and pool)."""
-    name = database_url.rsplit("/", 1)[1]
+    name = dbname_of(database_url)
     rows = db.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
                       " WHERE datname = %s AND application_name LIKE 'brevo-sync-listen%%'",
                       (name,)).fetchall()
@@ -227,7 +229,7 @@ async def test_a_read_only_database_is_retried_with_growing_delays(
         fast_settings: Settings, db: Db, emulator: Any, store: Any,
         database_url: str) -> None:
     """Connections succeed but every drain fails: the delays still grow, then it recovers."""
-    name = database_url.rsplit("/", 1)[1]
+    name = dbname_of(database_url)
     add_customer(db, email="waiting@example.com")
     db.execute(f'ALTER DATABASE "{name}" SET default_transaction_read_only = on')
     with capture_logs() as logs:
@@ -268,12 +270,22 @@ async def test_stop_lets_pushes_in_flight_finish_and_releases_the_rest(
 @pytest.mark.anyio
 async def test_a_push_hung_past_the_deadline_is_cut_off_and_its_lease_ended(
         fast_settings: Settings, db: Db, emulator_app: Any, emulator: Any) -> None:
-    async with running(fast_settings, asgi(emulator), stop_deadline=0.5) as service:
+    # A claim alone is not a push in flight: a stop that lands before the push starts gives
+    # the lease back unpushed (claimed_until NULL). Wait until the push has reached Brevo.
+    pushes: list[str] = []
+
+    async def recording(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["method"] in ("POST", "PUT"):
+            pushes.append(scope["path"])
+        await emulator(scope, receive, send)
+
+    async with running(fast_settings, asgi(recording), stop_deadline=0.5) as service:
         await eventually("the listener to connect", lambda: service.health.connected)
         emulator_app.state.config.latency_ms = 30_000
+        pushes.clear()
         add_customer(db)
-        await eventually("a claim", lambda: db.execute(
-            "SELECT 1 AS claimed FROM brevo_sync.queue WHERE claimed_until > now()").fetchone())
+        await eventually("a push in flight", lambda: any(
+            p.startswith("/v3/contacts") and "/attributes" not in p for p in pushes))
         started = time.monotonic()
         assert await service.stopped(within=5) == 0
         assert time.monotonic() - started < 2
@@ -310,8 +322,9 @@ async def test_a_refused_api_key_stops_the_listener_with_an_error(
     emulator_app.state.config.api_key = "xkeysib-the-right-one"
     with capture_logs() as logs:
         async with running(fast_settings, asgi(emulator)) as service:
-            assert await asyncio.wait_for(service.task, 10) == 1
-    assert [e for e in logs if e["event"] == "listener_brevo_refused"]
+            assert await asyncio.wait_for(service.task, 10) == EXIT_BREVO
+    refused = [e for e in logs if e["event"] == "listener_brevo_refused"]
+    assert refused and refused[0]["setting"] == "BREVO_API_KEY"
     assert TEST_API_KEY not in json.dumps(logs, default=str)
 
 
