@@ -1,9 +1,12 @@
 """Why a command could not do its work: one line naming the setting and the cause, and an exit
 code a script can tell apart. Never a traceback, never a secret.
 
-    2  configuration: a setting is missing or malformed
-    3  the database cannot be reached, or refused the login
-    4  Brevo refused the API key, or cannot be reached
+    2  configuration: a setting is missing or malformed (each problem on its own line)
+    5  the database cannot be reached, or refused the login
+    6  Brevo refused the API key, or cannot be reached
+
+1, 3 and 4 keep the meanings `reconcile` gives them (failed rows, the safeguard refused,
+another sweep running).
 """
 
 from __future__ import annotations
@@ -19,8 +22,8 @@ from brevo_sync.config import redact_dsn
 from brevo_sync.db import connect
 
 EXIT_CONFIG = 2
-EXIT_DATABASE = 3
-EXIT_BREVO = 4
+EXIT_DATABASE = 5
+EXIT_BREVO = 6
 
 # A command checks the database before any work: libpq's connect_timeout (10 s, db.KEEPALIVES)
 # bounds each attempt, this bounds the whole check (name resolution, several hosts).
