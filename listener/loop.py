@@ -60,9 +60,11 @@ class Listener:
         self.connects = 0
         self._lost_at: float | None = None
         self._connected_at = 0.0
-        # `setting` names the URL `dsn` came from, for the minute-by-minute error line.
+        # `setting` names the URL `dsn` came from, for the minute-by-minute error line. Only a
+        # full cycle ends the outage: a database that accepts connections but fails every
+        # drain (read-only, say) is still one.
         self.outage = Outage("listener_waiting_for_database",
-                             f"the database ({setting}) to accept connections", clock=clock)
+                             f"the database ({setting}) to answer", clock=clock)
 
     async def run(self) -> None:
         """Serve until `stop` is set. Failures never end the loop: they are logged, then the
@@ -141,6 +143,7 @@ class Listener:
             # so a database that accepts connections but fails every drain (read-only, say)
             # still sees the delays grow.
             self.backoff.succeeded()
+            self.outage.ended()
             self.health.tick()
             if self.stop.is_set():
                 return
@@ -178,7 +181,6 @@ class Listener:
             log.info("listener_connected", **fields)
         self.connects += 1
         self._lost_at = None
-        self.outage.ended()
 
     def _lost(self, exc: Exception, *, connecting: bool = False) -> None:
         if self._lost_at is None:

@@ -358,3 +358,34 @@ def _env(settings: Settings) -> dict[str, str]:
         "BREVO_CONTACTS_PER_SECOND": "10000",
         "BREVO_CONTACTS_PER_HOUR": "10000000",
     }
+
+
+@pytest.mark.anyio
+async def test_a_database_down_is_said_at_error_level_once_a_minute(engine: Any) -> None:
+    """Each refused connection is a warning; once a minute an error says what it waits for."""
+    from listener.backoff import Backoff
+    from listener.loop import Listener as Loop
+
+    now = [0.0]
+
+    def clock() -> float:  # 20 s pass at each look: minutes go by in milliseconds
+        now[0] += 20
+        return now[0]
+
+    stop = asyncio.Event()
+    loop = Loop(f"postgresql://postgres@127.0.0.1:{free_port()}/nothing", engine, stop=stop,
+                metrics=ListenerMetrics(), health=Health(), clock=clock,
+                backoff=Backoff(base=0.001, cap=0.002), setting="DATABASE_URL_UNPOOLED")
+    with capture_logs() as logs:
+        task = asyncio.create_task(loop.run())
+        await eventually("two error lines", lambda: len(
+            [e for e in logs if e["event"] == "listener_waiting_for_database"]) >= 2, 10)
+        stop.set()
+        await asyncio.wait_for(task, 5)
+    errors = [e for e in logs if e["event"] == "listener_waiting_for_database"]
+    assert {e["log_level"] for e in errors} == {"error"}
+    assert "DATABASE_URL_UNPOOLED" in errors[0]["waiting_for"]
+    assert errors[0]["down_seconds"] >= 60
+    assert errors[1]["down_seconds"] - errors[0]["down_seconds"] >= 60
+    refused = [e for e in logs if e["event"] == "listener_connect_failed"]
+    assert len(refused) > len(errors) and {e["log_level"] for e in refused} == {"warning"}
