@@ -28,8 +28,9 @@ class ConfigError(ValueError):
         self.problems = problems or [message]
 
 
-# `scheme://user:PASSWORD@host` and `password=PASSWORD` (keyword DSNs, query strings).
-_URL_PASSWORD = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^/:@\s]*:)[^@\s]*@")
+# `scheme://user:PASSWORD@host` and `password=PASSWORD` (keyword DSNs, query strings). libpq
+# ends the credentials at the first `/`, so `http://host:8025/v3/contacts/a@b.c` is no password.
+_URL_PASSWORD = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^/:@\s]*:)[^@/\s]*@")
 _KEYWORD_PASSWORD = re.compile(r"(?i)\b(password\s*=\s*)('(?:[^'\\]|\\.)*'|[^\s&]+)")
 REDACTED = "**********"
 

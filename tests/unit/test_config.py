@@ -90,6 +90,8 @@ def test_database_passwords_never_print() -> None:
      "postgresql://u@h/db?password=**********&sslmode=require"),
     ("host=h password='a b' dbname=d", "host=h password=********** dbname=d"),
     ("postgresql://u@h/db", "postgresql://u@h/db"),
+    ("GET http://127.0.0.1:8025/v3/contacts/amy@example.com",
+     "GET http://127.0.0.1:8025/v3/contacts/amy@example.com"),
 ])
 def test_dsn_passwords_are_redacted(text: str, redacted: str) -> None:
     assert redact_dsn(text) == redacted
