@@ -60,6 +60,7 @@ class Listener:
         self.connects = 0
         self._lost_at: float | None = None
         self._connected_at = 0.0
+        self._interrupt = stop
         # `setting` names the URL `dsn` came from, for the minute-by-minute error line. Only a
         # full cycle ends the outage: a database that accepts connections but fails every
         # drain (read-only, say) is still one.
@@ -113,15 +114,21 @@ class Listener:
         return None
 
     async def _serve(self, conn: ListenConnection) -> None:
-        watchdog = asyncio.create_task(self._watch(conn), name="listener-watchdog")
+        # Set on a stop, or when the watchdog finds this connection dead: either way the drain
+        # under way hands back what it has not pushed yet and the loop moves on.
+        self._interrupt = asyncio.Event()
+        watchdog = asyncio.create_task(self._watch(conn, self._interrupt),
+                                       name="listener-watchdog")
+        relay = asyncio.create_task(_relay(self.stop, self._interrupt), name="listener-relay")
         try:
             await self._cycle(conn)
         finally:
-            watchdog.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await watchdog
+            for task in (watchdog, relay):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
 
-    async def _watch(self, conn: ListenConnection) -> None:
+    async def _watch(self, conn: ListenConnection, lost: asyncio.Event) -> None:
         """SELECT 1 every PING_SECONDS, so /healthz turns 503 soon after the database goes
         away even while a long drain keeps the loop from touching this connection."""
         while True:
@@ -129,11 +136,13 @@ class Listener:
             try:
                 await conn.ping()
             except Exception as exc:
-                # Closing it makes the loop reconnect as soon as it next needs it; the drain
-                # under way is not cut off (its pool connections may be fine).
+                # The drain under way is cut short: with a backlog arriving as fast as it is
+                # pushed, it would otherwise keep the loop from reconnecting (and /healthz at
+                # 503) for as long as the backlog lasts.
                 self._set_connected(False)
                 log.warning("listener_connection_lost", error=_describe(exc))
                 await _close_quietly(conn)
+                lost.set()
                 return
 
     async def _cycle(self, conn: ListenConnection) -> None:
@@ -160,7 +169,7 @@ class Listener:
             await self._drain()
 
     async def _drain(self) -> DrainReport:
-        report = await self.engine.drain(stop=self.stop)
+        report = await self.engine.drain(stop=self._interrupt)
         if report.counts:
             log.debug("listener_drained", **dict(report.counts))
         return report
@@ -213,6 +222,11 @@ def _expected(exc: Exception) -> bool:
 def _describe(exc: Exception) -> str:
     text = str(exc).strip().splitlines()
     return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+
+
+async def _relay(stop: asyncio.Event, interrupt: asyncio.Event) -> None:
+    await stop.wait()
+    interrupt.set()
 
 
 async def _close_quietly(conn: ListenConnection) -> None:
