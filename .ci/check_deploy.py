@@ -34,6 +34,7 @@ import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 
@@ -112,7 +113,7 @@ def empty_database() -> Iterator[str]:
     with psycopg.connect(POSTGRES, autocommit=True) as admin:
         admin.execute(f"CREATE DATABASE {name}")
     try:
-        yield POSTGRES.rsplit("/", 1)[0] + "/" + name
+        yield urlunsplit(urlsplit(POSTGRES)._replace(path="/" + name))
     finally:
         with psycopg.connect(POSTGRES, autocommit=True) as admin:
             admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")

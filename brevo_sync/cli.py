@@ -5,15 +5,29 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 from collections.abc import Sequence
 from typing import Any
 
+from brevo_sync.brevo.errors import BrevoError
 from brevo_sync.config import ConfigError, Settings
+from brevo_sync.failures import (
+    DATABASE_ERRORS,
+    EXIT_CONFIG,
+    Unavailable,
+    brevo_unavailable,
+    check_database,
+    database_setting,
+    database_unreachable,
+)
 from brevo_sync.logs import configure
 from brevo_sync.migrate import MigrationError
 from brevo_sync.preflight import PreflightError
 from brevo_sync.status import Status
+
+# A drain whose database went away mid-way gives up after this long without a connection.
+DRAIN_POOL_TIMEOUT_SECONDS = 15.0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -22,8 +36,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.run(args) or 0)
     except ConfigError as exc:
-        print(f"brevo-sync: configuration error: {exc}", file=sys.stderr)
-        return 2
+        for problem in exc.problems:
+            print(f"brevo-sync: configuration error: {problem}", file=sys.stderr)
+        return EXIT_CONFIG
+    except Unavailable as exc:
+        return _stopped(exc)
+    except DATABASE_ERRORS as exc:
+        # Reached at the start, lost mid-way: the same line, naming the URL this command used.
+        direct = args.command == "migrate" or (args.command == "listen" and not args.once)
+        return _stopped(database_unreachable(exc, database_setting(os.environ, direct=direct)))
+    except BrevoError as exc:
+        return _stopped(brevo_unavailable(exc))
     except MigrationError as exc:
         print(f"brevo-sync: migrations: {exc}", file=sys.stderr)
         return 1
@@ -33,6 +56,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+
+
+def _stopped(exc: Unavailable) -> int:
+    print(f"brevo-sync: {exc.line}", file=sys.stderr)
+    return exc.exit_code
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -128,11 +156,12 @@ def _listen(args: argparse.Namespace) -> int:
 async def _drain_once(settings: Settings) -> int:
     from brevo_sync.brevo import BrevoAccountError
     from brevo_sync.pause import note_accepted, note_refused
-    from brevo_sync.service import client_from, engine_from, pool_from, prepare_brevo
+    from brevo_sync.service import client_from, engine_from, pool_from
 
+    await _check_services(settings)
     async with pool_from(settings, "brevo-sync-drain") as pool, client_from(settings) as client:
+        pool.timeout = DRAIN_POOL_TIMEOUT_SECONDS
         try:
-            await prepare_brevo(client, settings)
             report = await engine_from(settings, pool, client, source="cli").drain()
         except BrevoAccountError as exc:
             # The account's failure: every row stays pending, untouched, for the next run.
@@ -170,7 +199,19 @@ def _serve(args: argparse.Namespace) -> int:
 def _reconcile(args: argparse.Namespace) -> int:
     from brevo_sync.reconcile import run_cli
 
-    return int(run_cli(Settings.from_env(), budget=args.budget))
+    settings = Settings.from_env()
+    asyncio.run(_check_services(settings))
+    return int(run_cli(settings, budget=args.budget))
+
+
+async def _check_services(settings: Settings) -> None:
+    """The database and Brevo, each in bounded time: one that is down, or a key Brevo refuses,
+    ends the command with one line rather than retries without end or a failed run."""
+    from brevo_sync.service import client_from, prepare_brevo
+
+    await check_database(settings.require_database(), database_setting(os.environ, direct=False))
+    async with client_from(settings) as client:
+        await prepare_brevo(client, settings)
 
 
 def _status(args: argparse.Namespace) -> int:

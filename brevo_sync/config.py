@@ -7,9 +7,10 @@ Secrets are wrapped so that they never print.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Literal
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from brevo_sync.attributes import NAME_CHARACTERS, AttributeNames
@@ -21,7 +22,25 @@ DEFAULT_BREVO_BASE_URL = "https://api.brevo.com/v3"
 
 
 class ConfigError(ValueError):
-    """A setting is missing or malformed; the message names the variable."""
+    """A setting is missing or malformed; the message names the variable. `problems` holds
+    each problem found, when several settings were wrong at once."""
+
+    def __init__(self, message: str, problems: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.problems = problems or [message]
+
+
+# `scheme://user:PASSWORD@host` and `password=PASSWORD` (keyword DSNs, query strings). libpq
+# ends the credentials at the first `/`, so `http://host:8025/v3/contacts/a@b.c` is no password.
+_URL_PASSWORD = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^/:@\s]*:)[^@/\s]*@")
+_KEYWORD_PASSWORD = re.compile(r"(?i)\b(password\s*=\s*)('(?:[^'\\]|\\.)*'|[^\s&]+)")
+REDACTED = "**********"
+
+
+def redact_dsn(text: str) -> str:
+    """Any text with the passwords of the DSNs in it replaced: safe to print or log."""
+    text = _URL_PASSWORD.sub(rf"\1{REDACTED}@", text)
+    return _KEYWORD_PASSWORD.sub(rf"\1{REDACTED}", text)
 
 
 class Secret:
@@ -50,7 +69,7 @@ class Secret:
         return hash(self._value)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Settings:
     database_url: str | None = None
     database_url_unpooled: str | None = None
@@ -81,6 +100,16 @@ class Settings:
     listener_stall_seconds: float = 300.0
     extra: Mapping[str, str] = field(default_factory=dict)
 
+    def __repr__(self) -> str:
+        # The database URLs hold passwords: a settings object in a traceback or a log line
+        # must not print them.
+        shown = ", ".join(
+            f"{f.name}={redact_dsn(repr(value)) if isinstance(value, str) else repr(value)}"
+            for f in fields(self) for value in [getattr(self, f.name)])
+        return f"Settings({shown})"
+
+    __str__ = __repr__
+
     @property
     def listener_dsn(self) -> str | None:
         return self.database_url_unpooled or self.database_url
@@ -101,32 +130,46 @@ class Settings:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Every setting read; when some are wrong, one ConfigError lists them all."""
         env = os.environ if environ is None else environ
-        return cls(
-            database_url=_url(env, "DATABASE_URL", ("postgres", "postgresql")),
-            database_url_unpooled=_url(env, "DATABASE_URL_UNPOOLED", ("postgres", "postgresql")),
-            brevo_api_key=_secret(env, "BREVO_API_KEY"),
-            brevo_base_url=_url(env, "BREVO_BASE_URL", ("http", "https"))
+        problems: list[str] = []
+
+        def read(parse: Callable[..., Any], *args: Any) -> Any:
+            try:
+                return parse(env, *args)
+            except ConfigError as exc:
+                problems.append(str(exc))
+                return None
+
+        values = dict(
+            database_url=read(_url, "DATABASE_URL", ("postgres", "postgresql")),
+            database_url_unpooled=read(_url, "DATABASE_URL_UNPOOLED", ("postgres", "postgresql")),
+            brevo_api_key=read(_secret, "BREVO_API_KEY"),
+            brevo_base_url=read(_url, "BREVO_BASE_URL", ("http", "https"))
             or DEFAULT_BREVO_BASE_URL,
-            brevo_list_id=_int(env, "BREVO_LIST_ID", minimum=1),
-            cron_secret=_secret(env, "CRON_SECRET"),
-            admin_user=_str(env, "ADMIN_USER") or "admin",
-            admin_password=_secret(env, "ADMIN_PASSWORD"),
-            metrics_token=_secret(env, "METRICS_TOKEN"),
-            opt_out_action=_choice(env, "BREVO_OPT_OUT_ACTION", "blocklist"),
-            delete_action=_choice(env, "BREVO_DELETE_ACTION", "unlist"),
-            removal_guard_share=_float(env, "BREVO_REMOVAL_GUARD_SHARE", 0.10, 0.0, 1.0),
-            phone_default_region=_region(env, "PHONE_DEFAULT_REGION"),
-            contacts_per_second=_float(env, "BREVO_CONTACTS_PER_SECOND", 10.0, 0.1, 10_000.0),
-            contacts_per_hour=_int(env, "BREVO_CONTACTS_PER_HOUR", minimum=1) or 36_000,
-            other_per_hour=_int(env, "BREVO_OTHER_PER_HOUR", minimum=1) or 100,
-            brevo_timeout_seconds=_float(env, "BREVO_TIMEOUT_SECONDS", 10.0, 0.1, 300.0),
-            bulk_threshold=_int(env, "BREVO_BULK_THRESHOLD", minimum=1) or 200,
-            history_retention_days=_int(env, "HISTORY_RETENTION_DAYS", minimum=1) or 90,
-            reconcile_budget_seconds=_float(env, "RECONCILE_BUDGET_SECONDS", 240.0, 1.0, 86_400.0),
-            attribute_names=_attribute_names(env),
-            listener_stall_seconds=_float(env, "LISTENER_STALL_SECONDS", 300.0, 1.0, 86_400.0),
+            brevo_list_id=read(_int, "BREVO_LIST_ID", 1),
+            cron_secret=read(_secret, "CRON_SECRET"),
+            admin_user=read(_str, "ADMIN_USER") or "admin",
+            admin_password=read(_secret, "ADMIN_PASSWORD"),
+            metrics_token=read(_secret, "METRICS_TOKEN"),
+            opt_out_action=read(_choice, "BREVO_OPT_OUT_ACTION", "blocklist"),
+            delete_action=read(_choice, "BREVO_DELETE_ACTION", "unlist"),
+            removal_guard_share=read(_float, "BREVO_REMOVAL_GUARD_SHARE", 0.10, 0.0, 1.0),
+            phone_default_region=read(_region, "PHONE_DEFAULT_REGION"),
+            contacts_per_second=read(_float, "BREVO_CONTACTS_PER_SECOND", 10.0, 0.1, 10_000.0),
+            contacts_per_hour=read(_int, "BREVO_CONTACTS_PER_HOUR", 1) or 36_000,
+            other_per_hour=read(_int, "BREVO_OTHER_PER_HOUR", 1) or 100,
+            brevo_timeout_seconds=read(_float, "BREVO_TIMEOUT_SECONDS", 10.0, 0.1, 300.0),
+            bulk_threshold=read(_int, "BREVO_BULK_THRESHOLD", 1) or 200,
+            history_retention_days=read(_int, "HISTORY_RETENTION_DAYS", 1) or 90,
+            reconcile_budget_seconds=read(_float, "RECONCILE_BUDGET_SECONDS", 240.0, 1.0,
+                                          86_400.0),
+            attribute_names=read(_attribute_names),
+            listener_stall_seconds=read(_float, "LISTENER_STALL_SECONDS", 300.0, 1.0, 86_400.0),
         )
+        if problems:
+            raise ConfigError("; ".join(problems), problems)
+        return cls(**values)
 
 
 def looks_like_neon_pooler(dsn: str) -> bool:
@@ -165,7 +208,7 @@ def _url(env: Mapping[str, str], name: str, schemes: tuple[str, ...]) -> str | N
     return value
 
 
-def _int(env: Mapping[str, str], name: str, *, minimum: int) -> int | None:
+def _int(env: Mapping[str, str], name: str, minimum: int) -> int | None:
     value = _str(env, name)
     if value is None:
         return None

@@ -1,4 +1,9 @@
-"""Logging configured once: JSON lines for machines, a console renderer on a terminal."""
+"""Logging configured once: JSON lines for machines, a console renderer on a terminal.
+
+No secret reaches a line: keys that name one are blanked, the password of any DSN in any value
+is redacted, and tracebacks carry no frame locals (a `dsn` local or psycopg's connection
+parameters would print the database password).
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,8 @@ from collections.abc import MutableMapping
 from typing import Any
 
 import structlog
+
+from brevo_sync.config import redact_dsn
 
 # Never let these reach a log line, whatever a caller passes.
 _SECRET_KEYS = frozenset({"api_key", "api-key", "authorization", "password", "cron_secret",
@@ -30,7 +37,7 @@ def mask_emails(text: str) -> str:
 
 def _masked(value: Any) -> Any:
     if isinstance(value, str):
-        return mask_emails(value)
+        return mask_emails(redact_dsn(value))
     if isinstance(value, dict):
         return {key: _masked(item) for key, item in value.items()}
     if isinstance(value, list | tuple):
@@ -44,19 +51,26 @@ def _redact(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[
     return event
 
 
+# structlog's own dict_tracebacks shows every frame's locals.
+_DICT_TRACEBACKS = structlog.processors.ExceptionRenderer(
+    structlog.tracebacks.ExceptionDictTransformer(show_locals=False))
+
+
 def configure(level: str = "INFO", *, json: bool | None = None) -> None:
     if json is None:
         json = not sys.stderr.isatty()
     renderer: Any = (structlog.processors.JSONRenderer() if json
-                     else structlog.dev.ConsoleRenderer(colors=False))
+                     else structlog.dev.ConsoleRenderer(
+                         colors=False, exception_formatter=structlog.dev.plain_traceback))
     _route_stdlib_logging(renderer)
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
-            _redact,
-            structlog.processors.dict_tracebacks,
+            # The console renderer prints a traceback as text; a dict would break it.
+            _DICT_TRACEBACKS if json else structlog.processors.format_exc_info,
+            _redact,  # after the traceback is rendered: exception messages are values too
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(

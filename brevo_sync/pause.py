@@ -31,6 +31,8 @@ from brevo_sync.brevo.errors import BrevoAccountError, BrevoError
 from brevo_sync.db import Pool, q
 
 log = structlog.get_logger("brevo_sync.pause")
+# How often a pause says again, at error level, that Brevo still refuses the account.
+STILL_REFUSED_EVERY = 60.0
 
 PROBE_BASE_SECONDS = 2.0
 # A key enabled again is noticed within this; at most 120 probes an hour, next to nothing
@@ -163,10 +165,16 @@ class AccountPause:
 
     async def wait_out(self, err: BrevoAccountError, stop: asyncio.Event) -> bool:
         """Pause until a probe is answered (True) or `stop` is set (False)."""
-        began = self.clock()
+        began = said = self.clock()
         self._set(err)
         await note_refused(self.pool, err, source=self.source)
         while not stop.is_set():
+            if self.clock() - said >= STILL_REFUSED_EVERY:
+                # Said once a minute at error level: a pause nobody reads of is an outage.
+                said = self.clock()
+                log.error("brevo_account_still_refused", source=self.source,
+                          waiting_for="Brevo to accept BREVO_API_KEY", reason=str(self.refusal),
+                          paused_seconds=round(said - began, 3))
             self.failures += 1
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), self.delay(self.failures))

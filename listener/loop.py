@@ -28,6 +28,7 @@ from listener.backoff import Backoff
 from listener.connection import ListenConnection
 from listener.health import Health
 from listener.metrics import ListenerMetrics
+from listener.outage import Outage
 
 # A lost notification (or a retry coming due) waits at most this long.
 POLL_SECONDS = 1.0
@@ -52,6 +53,7 @@ class Listener:
         backoff: Backoff | None = None,
         clock: Callable[[], float] = time.monotonic,
         pause: AccountPause | None = None,
+        setting: str = "DATABASE_URL",
     ) -> None:
         self.dsn = dsn
         self.engine = engine
@@ -65,6 +67,12 @@ class Listener:
         self.connects = 0
         self._lost_at: float | None = None
         self._connected_at = 0.0
+        self._interrupt = stop
+        # `setting` names the URL `dsn` came from, for the minute-by-minute error line. Only a
+        # full cycle ends the outage: a database that accepts connections but fails every
+        # drain (read-only, say) is still one.
+        self.outage = Outage("listener_waiting_for_database",
+                             f"the database ({setting}) to answer", clock=clock)
 
     async def run(self) -> None:
         """Serve until `stop` is set. Failures never end the loop: they are logged, then the
@@ -113,15 +121,21 @@ class Listener:
         return None
 
     async def _serve(self, conn: ListenConnection) -> None:
-        watchdog = asyncio.create_task(self._watch(conn), name="listener-watchdog")
+        # Set on a stop, or when the watchdog finds this connection dead: either way the drain
+        # under way hands back what it has not pushed yet and the loop moves on.
+        self._interrupt = asyncio.Event()
+        watchdog = asyncio.create_task(self._watch(conn, self._interrupt),
+                                       name="listener-watchdog")
+        relay = asyncio.create_task(_relay(self.stop, self._interrupt), name="listener-relay")
         try:
             await self._cycle(conn)
         finally:
-            watchdog.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await watchdog
+            for task in (watchdog, relay):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
 
-    async def _watch(self, conn: ListenConnection) -> None:
+    async def _watch(self, conn: ListenConnection, lost: asyncio.Event) -> None:
         """SELECT 1 every PING_SECONDS, so /healthz turns 503 soon after the database goes
         away even while a long drain keeps the loop from touching this connection."""
         while True:
@@ -129,11 +143,13 @@ class Listener:
             try:
                 await conn.ping()
             except Exception as exc:
-                # Closing it makes the loop reconnect as soon as it next needs it; the drain
-                # under way is not cut off (its pool connections may be fine).
+                # The drain under way is cut short: with a backlog arriving as fast as it is
+                # pushed, it would otherwise keep the loop from reconnecting (and /healthz at
+                # 503) for as long as the backlog lasts.
                 self._set_connected(False)
                 log.warning("listener_connection_lost", error=_describe(exc))
                 await _close_quietly(conn)
+                lost.set()
                 return
 
     async def _cycle(self, conn: ListenConnection) -> None:
@@ -143,6 +159,7 @@ class Listener:
             # so a database that accepts connections but fails every drain (read-only, say)
             # still sees the delays grow.
             self.backoff.succeeded()
+            self.outage.ended()
             self.health.tick()
             if self.stop.is_set():
                 return
@@ -162,8 +179,9 @@ class Listener:
         while True:
             try:
                 # Open imports are looked at on every wake-up; waiting for one here would hold
-                # up the loop (and its health ticks) for the minutes Brevo may take.
-                report = await self.engine.drain(stop=self.stop, wait_imports=False)
+                # up the loop (and its health ticks) for the minutes Brevo may take. A dead
+                # LISTEN connection interrupts the drain (`_interrupt`).
+                report = await self.engine.drain(stop=self._interrupt, wait_imports=False)
             except BrevoAccountError as exc:
                 if self.pause is None:
                     raise
@@ -205,6 +223,7 @@ class Listener:
             failures=self.backoff.failures + 1,
             exc_info=not _expected(exc),
         )
+        self.outage.failed(error=_describe(exc))
 
     async def _pause(self) -> None:
         delay = self.backoff.failed()
@@ -225,6 +244,11 @@ def _expected(exc: Exception) -> bool:
 def _describe(exc: Exception) -> str:
     text = str(exc).strip().splitlines()
     return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+
+
+async def _relay(stop: asyncio.Event, interrupt: asyncio.Event) -> None:
+    await stop.wait()
+    interrupt.set()
 
 
 async def _close_quietly(conn: ListenConnection) -> None:

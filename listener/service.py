@@ -19,6 +19,7 @@ from brevo_sync.brevo import BrevoClient
 from brevo_sync.brevo.errors import BrevoAccountError, BrevoError, BrevoPermanentError
 from brevo_sync.config import ConfigError, Settings
 from brevo_sync.db import Pool, connect, q
+from brevo_sync.failures import EXIT_BREVO, brevo_unavailable, describe
 from brevo_sync.outcome import Outcome
 from brevo_sync.pause import AccountPause, note_accepted, probe_delay
 from brevo_sync.preflight import PreflightError
@@ -34,6 +35,7 @@ from listener.health import DEFAULT_PORT, Health, start_server
 from listener.lifecycle import STOP_DEADLINE_SECONDS, run_until_stopped, stop_on_signals
 from listener.loop import POLL_SECONDS, Listener
 from listener.metrics import ListenerMetrics
+from listener.outage import Outage
 
 POOL_NAME = "brevo-sync-listener"
 POOL_SIZE = 6  # the engine's 8 pushes share these for their short writes
@@ -158,6 +160,7 @@ async def _serve(
     listener = Listener(
         dsn, engine, stop=stop, metrics=metrics, health=health, poll_seconds=poll_seconds,
         pause=pause,
+        setting="DATABASE_URL_UNPOOLED" if settings.database_url_unpooled else "DATABASE_URL",
     )
     exit_code = 0
 
@@ -178,6 +181,9 @@ async def _serve(
         # Brevo hanging at start must not hold up a stop either: prepare is under the deadline.
         finished = await run_until_stopped(main(), stop, hurry, stop_deadline)
     finally:
+        # Also when the loop ended on its own (Brevo refused the key): the sampler loops until
+        # `stop`, and a cancel that lands while the pool is still connecting can be swallowed.
+        stop.set()
         sampler.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await sampler
@@ -193,6 +199,7 @@ async def _prepare(client: BrevoClient, settings: Settings, pause: AccountPause,
     not here). None when ready (or stopped meanwhile), 1 when Brevo refuses the request itself
     or the account is not set up for the sync (a missing list, an attribute of another type)."""
     backoff = Backoff(*PREPARE_BACKOFF)
+    outage = Outage("listener_waiting_for_brevo", "Brevo (BREVO_BASE_URL) to answer")
     while not stop.is_set():
         try:
             await prepare_brevo(client, settings)
@@ -203,11 +210,15 @@ async def _prepare(client: BrevoClient, settings: Settings, pause: AccountPause,
             log.error("listener_brevo_not_set_up", problems=exc.report.summary())
             return 1
         except BrevoPermanentError as exc:
-            log.error("listener_brevo_refused", error=str(exc), status=exc.status)
-            return 1
+            refused = brevo_unavailable(exc)
+            log.error("listener_brevo_refused", setting=refused.setting, error=refused.cause,
+                      status=exc.status)
+            return EXIT_BREVO
         except BrevoError as exc:
             delay = backoff.failed()
-            log.warning("listener_brevo_unavailable", error=str(exc), retry_in=round(delay, 3))
+            log.warning("listener_brevo_unavailable", error=describe(exc),
+                        retry_in=round(delay, 3))
+            outage.failed(error=describe(exc))
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), delay)
     return None

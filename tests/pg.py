@@ -18,6 +18,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict
 
 from brevo_sync.migrate import migrate
 
@@ -35,6 +36,12 @@ class Server:
     def url_for(self, dbname: str) -> str:
         parts = urlsplit(self.admin_url)
         return urlunsplit(parts._replace(path="/" + dbname))
+
+
+def dbname_of(url: str) -> str:
+    """The database a URL names, also for `...?host=<socket folder>` URLs (the embedded
+    server's), whose last `/` is inside the query."""
+    return str(conninfo_to_dict(url)["dbname"])
 
 
 def chosen_path() -> str:

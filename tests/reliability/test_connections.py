@@ -10,6 +10,7 @@ from typing import Any
 import psycopg
 import pytest
 
+from tests.pg import dbname_of
 from tests.reliability.conftest import StartEmulator, StartListener
 from tests.reliability.harness import Listener
 from tests.reliability.workload import Workload, assert_brevo_matches, wait_until_drained
@@ -51,7 +52,7 @@ def test_connections_terminated_every_few_seconds(
         database_url: str, db: Db, start_emulator: StartEmulator,
         start_listener: StartListener) -> None:
     """Reconnected within 5 s after each cut, and Brevo ends equal to the database."""
-    dbname = database_url.rsplit("/", 1)[1]
+    dbname = dbname_of(database_url)
     emulator = start_emulator()
     listener = start_listener(database_url, emulator)
     listener.wait_healthy()

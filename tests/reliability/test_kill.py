@@ -26,6 +26,10 @@ from tests.reliability.workload import (
 
 CHANGES = 2_000
 CHANGES_PER_SECOND = 150
+# Kills are counted, not timed: each needs a listener started and healthy first, which takes
+# longer on a loaded machine, so a killer bound to the writer's 13 s managed only 4 there.
+# Kills that come after the writes land while the backlog drains.
+KILLS = 6
 
 # A push that reached Brevo from a listener killed before it recorded the result leaves Brevo
 # holding something the database does not know. The redo decides from the row as it is *then*:
@@ -76,13 +80,12 @@ def test_kill_9_at_random_moments_loses_no_change(
     # The writer leaves alone customers whose push is in flight or in doubt; the test below
     # shows such a customer changed right after a kill.
     workload = Workload("kill", spare_in_flight=True)
-    writing = threading.Event()
-    writing.set()
+    abandoned = threading.Event()
     kills: list[int] = []
     rng = random.Random(20_260_101)
 
     def killer() -> None:
-        while writing.is_set():
+        while len(kills) < KILLS and not abandoned.is_set():
             victim = current[-1]
             victim.wait_healthy()
             if len(kills) % 2:
@@ -98,12 +101,15 @@ def test_kill_9_at_random_moments_loses_no_change(
     thread.start()
     try:
         workload.run(db, CHANGES, per_second=CHANGES_PER_SECOND)
+    except BaseException:
+        abandoned.set()
+        raise
     finally:
-        writing.clear()
-        thread.join(60)
+        thread.join(120)
+    assert not thread.is_alive(), f"the killer is stuck after {len(kills)} kills"
 
     wait_until_drained(db, timeout=90)
-    assert len(kills) >= 5, f"only {len(kills)} kills happened"
+    assert len(kills) == KILLS
     assert sum(1 for leases in kills if leases) >= 2, f"leases held at each kill: {kills}"
     assert_brevo_matches(db, emulator, workload.deleted)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from brevo_sync.attributes import AttributeNames
-from brevo_sync.config import ConfigError, Settings, looks_like_neon_pooler
+from brevo_sync.config import ConfigError, Settings, looks_like_neon_pooler, redact_dsn
 
 
 def test_defaults_with_nothing_set() -> None:
@@ -98,3 +98,36 @@ def test_listener_stall_seconds() -> None:
     assert Settings.from_env({"LISTENER_STALL_SECONDS": "90"}).listener_stall_seconds == 90.0
     with pytest.raises(ConfigError, match="LISTENER_STALL_SECONDS"):
         Settings.from_env({"LISTENER_STALL_SECONDS": "0"})
+
+
+def test_database_passwords_never_print() -> None:
+    settings = Settings.from_env({
+        "DATABASE_URL": "postgresql://app:pooled-pw@pooled/db",
+        "DATABASE_URL_UNPOOLED": "postgresql://app:direct-pw@direct/db?sslmode=require",
+    })
+    text = repr(settings) + str(settings) + f"{settings}"
+    assert "pooled-pw" not in text and "direct-pw" not in text
+    assert "postgresql://app:**********@direct/db?sslmode=require" in text
+
+
+@pytest.mark.parametrize(("text", "redacted"), [
+    ("postgresql://u:p%40ss@h:5/db", "postgresql://u:**********@h:5/db"),
+    ("failed: postgres://u:pw@h/db and more", "failed: postgres://u:**********@h/db and more"),
+    ("postgresql://u@h/db?password=pw&sslmode=require",
+     "postgresql://u@h/db?password=**********&sslmode=require"),
+    ("host=h password='a b' dbname=d", "host=h password=********** dbname=d"),
+    ("postgresql://u@h/db", "postgresql://u@h/db"),
+    ("GET http://127.0.0.1:8025/v3/contacts/amy@example.com",
+     "GET http://127.0.0.1:8025/v3/contacts/amy@example.com"),
+])
+def test_dsn_passwords_are_redacted(text: str, redacted: str) -> None:
+    assert redact_dsn(text) == redacted
+
+
+def test_every_wrong_setting_is_reported_at_once() -> None:
+    with pytest.raises(ConfigError) as caught:
+        Settings.from_env({"DATABASE_URL": "mysql://u:pw@h/db", "BREVO_LIST_ID": "abc",
+                           "PHONE_DEFAULT_REGION": "France", "BREVO_API_KEY": "xkeysib-ok"})
+    assert [p.split(" ")[0] for p in caught.value.problems] == [
+        "DATABASE_URL", "BREVO_LIST_ID", "PHONE_DEFAULT_REGION"]
+    assert "pw" not in str(caught.value)

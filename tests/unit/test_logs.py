@@ -50,3 +50,39 @@ def test_httpx_request_lines_are_not_logged(capsys: pytest.CaptureFixture[str]) 
     logging.getLogger("httpx").info("HTTP Request: GET https://api.brevo.com/v3/contacts/x")
     assert capsys.readouterr().err == ""
     assert logging.getLogger("httpcore").getEffectiveLevel() == logging.WARNING
+
+
+def test_a_logged_traceback_shows_no_frame_locals_and_no_dsn_password(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    configure("INFO", json=True)
+
+    def connect(dsn: str) -> None:
+        conninfo = {"password": "pw-in-a-local"}
+        raise ConnectionError(f"cannot reach {dsn} with {len(conninfo)} parameter")
+
+    try:
+        connect("postgresql://app:pw-in-a-dsn@127.0.0.1:1/app")
+    except ConnectionError:
+        structlog.get_logger("t").exception("failed", dsn="postgres://app:pw-in-a-value@h/db")
+    try:
+        connect("host=h password=pw-in-a-keyword-dsn dbname=app")
+    except ConnectionError:
+        logging.getLogger("psycopg.pool").exception("library failed")
+    err = capsys.readouterr().err
+    lines = [json.loads(line) for line in err.splitlines()]
+    assert len(lines) == 2 and "ConnectionError" in err
+    assert lines[0]["exception"][0]["frames"], "the traceback itself is still there"
+    for secret in ("pw-in-a-local", "pw-in-a-dsn", "pw-in-a-value", "pw-in-a-keyword-dsn"):
+        assert secret not in err
+    assert "postgresql://app:**********@127.0.0.1:1/app" in err
+
+
+def test_the_console_renderer_shows_no_frame_locals(capsys: pytest.CaptureFixture[str]) -> None:
+    configure("INFO", json=False)
+    secret_local = "pw-in-a-local"
+    try:
+        raise RuntimeError("boom")
+    except RuntimeError:
+        structlog.get_logger("t").exception("failed")
+    err = capsys.readouterr().err
+    assert "RuntimeError: boom" in err and secret_local not in err
