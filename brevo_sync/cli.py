@@ -207,11 +207,20 @@ def _reconcile(args: argparse.Namespace) -> int:
 async def _check_services(settings: Settings) -> None:
     """The database and Brevo, each in bounded time: one that is down, or a key Brevo refuses,
     ends the command with one line rather than retries without end or a failed run."""
-    from brevo_sync.service import client_from, prepare_brevo
+    from brevo_sync.brevo import BrevoAccountError
+    from brevo_sync.pause import note_refused
+    from brevo_sync.service import client_from, pool_from, prepare_brevo
 
     await check_database(settings.require_database(), database_setting(os.environ, direct=False))
     async with client_from(settings) as client:
-        await prepare_brevo(client, settings)
+        try:
+            await prepare_brevo(client, settings)
+        except BrevoAccountError as exc:
+            # Recorded as the pause it is (status, /readyz and the page say so), then the
+            # command ends on its one line: rows stay pending, nothing against customers.
+            async with pool_from(settings, "brevo-sync-check") as pool:
+                await note_refused(pool, exc, source="cli")
+            raise
 
 
 def _status(args: argparse.Namespace) -> int:

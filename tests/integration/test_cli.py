@@ -72,8 +72,9 @@ def test_listen_once_with_a_revoked_key_pauses_and_status_says_why(
     env = {"DATABASE_URL": database_url, "BREVO_API_KEY": "xkeysib-cli-test",
            "BREVO_BASE_URL": fake_brevo, "BREVO_LIST_ID": "2"}
     drained = run("listen", "--once", env=env)
-    assert drained.returncode == 1
-    assert "Key not found" in json.loads(drained.stdout.strip().splitlines()[-1])["paused"]
+    assert drained.returncode == 6  # Brevo refused the key: one line, no traceback
+    said = drained.stderr.strip().splitlines()[-1]  # after the pause's own error log line
+    assert said.startswith("brevo-sync: ") and "BREVO_API_KEY" in said and "Key not found" in said
     assert "xkeysib-cli-test" not in drained.stdout + drained.stderr
     totals = json.loads(run("status", "--json", env=env).stdout)
     assert totals["pending"] == 3 and totals["failed"] == 0

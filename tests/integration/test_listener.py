@@ -271,7 +271,7 @@ async def test_stop_lets_pushes_in_flight_finish_and_releases_the_rest(
 
 @pytest.mark.anyio
 async def test_a_push_hung_past_the_deadline_is_cut_off_and_its_lease_ended(
-        fast_settings: Settings, db: Db, emulator_app: Any, emulator: Any) -> None:
+        fast_settings: Settings, db: Db, emulator_app: Any, emulator: Any, store: Any) -> None:
     # A claim alone is not a push in flight: a stop that lands before the push starts gives
     # the lease back unpushed (claimed_until NULL). Wait until the push has reached Brevo.
     pushes: list[str] = []
@@ -283,6 +283,9 @@ async def test_a_push_hung_past_the_deadline_is_cut_off_and_its_lease_ended(
 
     async with running(fast_settings, asgi(recording), stop_deadline=0.5) as service:
         await eventually("the listener to connect", lambda: service.health.connected)
+        # A first customer pushed at full speed: the once-a-process account check is behind us.
+        add_customer(db, email="first@example.com")
+        await eventually("the first contact", in_brevo(store, "first@example.com"))
         emulator_app.state.config.latency_ms = 30_000
         pushes.clear()
         add_customer(db)
