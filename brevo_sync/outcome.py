@@ -88,7 +88,7 @@ async def record(conn: AsyncConnection[Any], outcomes: Sequence[Outcome], *, wor
         # before the id is written on the customer's row.
         await _save_state(conn, final)
     written = [o for o in outcomes if o.customer is not None and o.contact_id is not None
-               and o.result == "ok" and o.customer.brevo_contact_id != o.contact_id]
+               and o.result in ("ok", "skipped") and o.customer.brevo_contact_id != o.contact_id]
     await each_free_row(conn, "write_back", [
         {"customer_id": o.item.customer_id, "contact_id": o.contact_id} for o in written])
     await _save_mirror(conn, outcomes, names)

@@ -35,15 +35,24 @@ def retry_delay(attempts: int) -> float:
     return backoff_delay(attempts, base=RETRY_BASE_SECONDS, cap=RETRY_CAP_SECONDS)
 
 
-def skipped(item: QueueItem, customer: Customer | None, action: Nothing) -> Outcome:
+def skipped(item: QueueItem, customer: Customer | None, action: Nothing,
+            known: KnownContact | None = None) -> Outcome:
+    contact_id = customer.brevo_contact_id if customer else None
+    if contact_id is None and customer is not None and customer.marketing_opt_in \
+            and known is not None and _same_email(known.email, customer.email):
+        # Already in sync without a stored id (a push that reached Brevo but was never
+        # recorded, an id forgotten as another account's): the contact its email names is its.
+        contact_id = known.id
     # Not "synced" for an opted-out customer: that status would wipe sync_state's memory that
     # the sync itself blocklisted the contact, and an opt-in would then never unblock it.
-    synced = customer is not None and customer.marketing_opt_in \
-        and customer.brevo_contact_id is not None
+    synced = customer is not None and customer.marketing_opt_in and contact_id is not None
     return Outcome(item, customer, action.name, "skipped", message=action.reason,
-                   contact_id=customer.brevo_contact_id if customer else None,
-                   status="synced" if synced else "skipped",
+                   contact_id=contact_id, status="synced" if synced else "skipped",
                    sms_withheld=action.sms_withheld and synced)
+
+
+def _same_email(a: str | None, b: str | None) -> bool:
+    return a is not None and b is not None and a.strip().lower() == b.strip().lower()
 
 
 def rejected(item: QueueItem, customer: Customer | None, action: Reject) -> Outcome:
@@ -64,7 +73,7 @@ async def _attempt(client: BrevoClient, item: QueueItem, customer: Customer | No
                    action: Action, known: KnownContact | None,
                    names: AttributeNames) -> Outcome:
     if isinstance(action, Nothing):
-        return skipped(item, customer, action)
+        return skipped(item, customer, action, known)
     if isinstance(action, Reject):
         return rejected(item, customer, action)
     try:

@@ -186,9 +186,22 @@ def test_no_error_path_prints_a_secret(database_url: str, brevo_refusing: str,
         result = cli(*args, env=refused)
         one_line(result, EXIT_BREVO, "BREVO_API_KEY")
         outputs.add(f"Brevo 401: {' '.join(args)}", result.stdout, result.stderr)
-    result = cli("listen", "--metrics-port", "0", env=refused, timeout=60)
-    assert result.returncode == EXIT_BREVO and "BREVO_API_KEY" in result.stderr
-    outputs.add("Brevo 401: listen", result.stdout, result.stderr)
+    # The long-running listener pauses instead (it resumes once Brevo takes a key): stopped
+    # once it said so.
+    listener = subprocess.Popen(
+        [sys.executable, "-m", "brevo_sync.cli", "listen", "--metrics-port", "0"],
+        env={**os.environ, **refused}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True)
+    try:
+        assert listener.stderr is not None
+        for line in listener.stderr:
+            if "brevo_account_refused" in line:
+                break
+    finally:
+        listener.send_signal(signal.SIGTERM)
+        out, err = listener.communicate(timeout=30)
+    assert listener.returncode == 0, err
+    outputs.add("Brevo 401: listen", out, err)
 
     # Brevo unreachable: the client's bounded retries, then exit code 4.
     unreachable = {**refused, "BREVO_BASE_URL": f"http://127.0.0.1:{free_port()}/v3"}
