@@ -28,6 +28,7 @@ import structlog
 
 from brevo_sync.brevo import BrevoClient
 from brevo_sync.brevo.errors import BrevoAccountError, BrevoError
+from brevo_sync.brevo.retry import equal_jitter_delay
 from brevo_sync.db import Pool, q
 
 log = structlog.get_logger("brevo_sync.pause")
@@ -47,15 +48,8 @@ def probe_delay(
     cap: float = PROBE_CAP_SECONDS,
     rng: Callable[[], float] = random.random,
 ) -> float:
-    """Seconds before the next probe after ``failures`` refusals in a row (1-based).
-
-    Exponential with equal jitter: the fixed half is a floor, so a refusing Brevo is never
-    probed in a tight loop; the random half keeps several processes apart.
-    """
-    if failures < 1:
-        raise ValueError(f"failures count from 1, got {failures}")
-    ceiling = cap if failures > 64 else min(cap, base * 2 ** (failures - 1))
-    return ceiling / 2 + rng() * ceiling / 2
+    """Seconds before the next probe after ``failures`` refusals in a row (1-based)."""
+    return equal_jitter_delay(failures, base=base, cap=cap, rng=rng)
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,8 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from brevo_sync.brevo.retry import equal_jitter_delay
+
 BASE_SECONDS = 0.5
 CAP_SECONDS = 10.0
 
@@ -23,11 +25,7 @@ def reconnect_delay(
     rng: Callable[[], float] = random.random,
 ) -> float:
     """Seconds to wait after the ``failures``-th failure in a row (1-based)."""
-    if failures < 1:
-        raise ValueError(f"failures count from 1, got {failures}")
-    # Past 2**64 the ceiling is the cap anyway; stop before the power overflows.
-    ceiling = cap if failures > 64 else min(cap, base * 2 ** (failures - 1))
-    return ceiling / 2 + rng() * ceiling / 2
+    return equal_jitter_delay(failures, base=base, cap=cap, rng=rng)
 
 
 @dataclass

@@ -41,6 +41,23 @@ def backoff_delay(
     return ceiling * rng()
 
 
+def equal_jitter_delay(
+    failures: int,
+    *,
+    base: float,
+    cap: float,
+    rng: Callable[[], float] = random.random,
+) -> float:
+    """Seconds to wait after the ``failures``-th failure in a row (1-based), with "equal
+    jitter": half of the exponential ceiling is fixed, a floor that keeps a refusing peer from
+    being asked in a tight loop; half is drawn at random, so several processes drift apart."""
+    if failures < 1:
+        raise ValueError(f"failures count from 1, got {failures}")
+    # Past 2**64 the ceiling is the cap anyway; stop before the power overflows.
+    ceiling = cap if failures > 64 else min(cap, base * 2 ** (failures - 1))
+    return ceiling / 2 + rng() * ceiling / 2
+
+
 def delay_for(
     err: BrevoError,
     attempt: int,
