@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Literal
 from uuid import UUID
@@ -28,7 +28,9 @@ View = Literal["neon", "brevo", "matched", "unmatched"]
 VIEWS: tuple[View, ...] = ("neon", "brevo", "matched", "unmatched")
 
 DEFAULT_PER_PAGE = 50
-MAX_PER_PAGE = 200
+MAX_PER_PAGE = 250
+# What the page's per-page selector offers (any value from 1 to MAX_PER_PAGE is taken).
+PER_PAGE_CHOICES = (25, 50, 100, 250)
 MAX_PAGE = 1_000_000
 MAX_SEARCH = 100
 # A sweep row still 'running' after this long belongs to a process that died.
@@ -38,7 +40,14 @@ _CUSTOMER_SORTS: dict[str, tuple[str, ...]] = {
     "email": ("sort_email",),
     "name": ("sort_last", "sort_first"),
     "created": ("created_at",),
+    "opt_in": ("sort_opt_in",),
+    "status": ("sort_status",),
+    "in_brevo": ("sort_in_brevo",),
+    "last_synced": ("sort_last_synced",),
 }
+# Sorts on what the sync's own tables hold: their keys are read with those tables joined
+# (view_customer_keys_state), which the other sorts need not pay for.
+STATE_SORTS = frozenset({"status", "in_brevo", "last_synced"})
 # Sorts an index serves at any depth; the others are served MAX_SCAN_OFFSET rows deep.
 INDEXED_SORTS: dict[View, frozenset[str]] = {
     "neon": frozenset({"email"}),
@@ -99,9 +108,13 @@ class ViewQuery:
 
 @dataclass(frozen=True)
 class ViewPage:
+    """`query.page` is the page shown: a page past the end is clamped to the last one, and
+    `clamped_from` then holds the page that was asked for."""
+
     query: ViewQuery
     total: int
     rows: list[dict[str, Any]]
+    clamped_from: int | None = None
 
     @property
     def pages(self) -> int:
@@ -111,6 +124,7 @@ class ViewPage:
         return {
             "view": self.query.view,
             "page": self.query.page,
+            "clamped_from": self.clamped_from,
             "per_page": self.query.per_page,
             "pages": self.pages,
             "total": self.total,
@@ -255,18 +269,51 @@ def _digits(text: str) -> str:
     return "".join(ch for ch in text if ch.isdigit())
 
 
+SMS_WITHHELD = "SMS withheld: Brevo holds this number on another contact"
+
+
+def withheld_fields(
+    row: Mapping[str, Any], differs: Sequence[str], *, phone_region: str | None = None
+) -> dict[str, str]:
+    """The synced fields the sync leaves out on purpose, with why: a phone Brevo cannot take
+    (not a phone number) or holds on another contact (pushed without it, see migration 006).
+    Such a field differs from Brevo by design, so it is shown as withheld, not as drift."""
+    if not row.get("marketing_opt_in"):
+        return {}
+    problem = phone_problem(row.get("phone"), phone_region)
+    if problem:
+        return {"phone": problem}
+    if "phone" in differs and row.get("sms_withheld_fingerprint"):
+        return {"phone": SMS_WITHHELD}
+    return {}
+
+
+def shown_status(status: Status, differs: Sequence[str]) -> Status:
+    """A customer the last push left in sync whose contact now differs (per `differences`) is
+    not "in sync": the badge and the list of differences must tell one story."""
+    if status.code == "in_sync" and differs:
+        return Status("differs", "differs from Brevo")
+    return status
+
+
 def customer_row(
     row: Mapping[str, Any], *, phone_region: str | None = None, list_id: int | None = None
 ) -> dict[str, Any]:
     in_brevo = row["m_id"] is not None
     opted_in = bool(row["marketing_opt_in"])
-    status = customer_status(
-        opted_in=opted_in,
-        in_brevo=in_brevo,
-        queued=bool(row["queued"]),
-        queue_error=row["queue_error"],
-        state=row["s_status"],
-        last_error=row["last_error"],
+    found = differences(row, phone_region=phone_region, list_id=list_id)
+    withheld = withheld_fields(row, found, phone_region=phone_region)
+    differs = [name for name in found if name not in withheld]
+    status = shown_status(
+        customer_status(
+            opted_in=opted_in,
+            in_brevo=in_brevo,
+            queued=bool(row["queued"]),
+            queue_error=row["queue_error"],
+            state=row["s_status"],
+            last_error=row["last_error"],
+        ),
+        differs,
     )
     return {
         "id": str(row["id"]),
@@ -283,12 +330,14 @@ def customer_row(
         "status": status.code,
         "status_label": status.label,
         "error": status.message,
-        # What the sync leaves out of a push, and why (a phone Brevo would refuse).
-        "notes": [note for note in (phone_problem(row["phone"], phone_region),) if note]
-        if opted_in else [],
-        "last_synced_at": iso(row["last_synced_at"]),
+        # What the sync leaves out of a push, and why (a phone Brevo would refuse or holds
+        # on another contact).
+        "notes": list(withheld.values()),
+        # The last successful push; none for a contact Brevo no longer holds.
+        "last_synced_at": None if status.code == "missing" else iso(row["last_synced_at"]),
         "can_push": opted_in and status.code != "in_sync",
-        "differs": differences(row, phone_region=phone_region, list_id=list_id),
+        "differs": differs,
+        "withheld": [{"field": name, "reason": why} for name, why in withheld.items()],
         "brevo": None
         if not in_brevo
         else {
@@ -349,11 +398,11 @@ async def read_view(
     """One page of a view. `total` is the view's unsearched total when the caller knows it
     (the counts are the dear part of a view: see api/totals.py)."""
     contacts = query.view == "brevo"
-    keys, details = (
-        ("view_contact_keys", "view_contact_details")
-        if contacts
-        else ("view_customer_keys", "view_customer_details")
-    )
+    if contacts:
+        keys, details = "view_contact_keys", "view_contact_details"
+    else:
+        keys = "view_customer_keys_state" if query.sort in STATE_SORTS else "view_customer_keys"
+        details = "view_customer_details"
     params: dict[str, Any] = {}
     where = "true" if contacts else q(_WHERE[query.view])
     search = "true"
@@ -361,17 +410,34 @@ async def read_view(
         params["like"] = like_pattern(query.search)
         search = q("view_search_contacts" if contacts else "view_search_customers")
     keys_sql = compose(keys, where=where, search=search)
+    asked = query
     if single_pass(query):
-        rows, total = await _single_pass_page(conn, query, keys_sql, details, params)
+        # The total comes with the page: a page too deep to read is first read as page 1,
+        # which says whether the asked page exists at all.
+        first = query if query.offset <= MAX_SCAN_OFFSET else replace(query, page=1)
+        rows, total = await _single_pass_page(conn, first, keys_sql, details, params)
+        query = replace(query, page=min(query.page, last_page(total, query.per_page)))
+        if query.page != first.page:
+            rows, total = await _single_pass_page(conn, query, keys_sql, details, params)
     else:
         if total is None:
             total = await count_view(conn, query.view)
+        query = replace(query, page=min(query.page, last_page(total, query.per_page)))
         rows = await _page(conn, query, total, keys_sql, details)
+    clamped_from = asked.page if query.page != asked.page else None
     if contacts:
-        return ViewPage(query, total, [contact_row(r) for r in rows])
+        return ViewPage(query, total, [contact_row(r) for r in rows], clamped_from)
     return ViewPage(
-        query, total, [customer_row(r, phone_region=phone_region, list_id=list_id) for r in rows]
+        query,
+        total,
+        [customer_row(r, phone_region=phone_region, list_id=list_id) for r in rows],
+        clamped_from,
     )
+
+
+def last_page(total: int, per_page: int) -> int:
+    """The last page of `total` rows (page 1 when there are none)."""
+    return max(1, math.ceil(total / per_page))
 
 
 def single_pass(query: ViewQuery) -> bool:
@@ -477,6 +543,13 @@ async def view_counts(conn: AsyncConnection[Any]) -> dict[str, int]:
     row = await (await conn.execute(q("view_counts"))).fetchone()
     assert row is not None
     return {view: int(row[view]) for view in VIEWS}
+
+
+async def mirror_read_at(conn: AsyncConnection[Any]) -> tuple[datetime | None, datetime]:
+    """When the mirror was last read from Brevo (None: never), and the database's now."""
+    row = await (await conn.execute(q("mirror_read_at"))).fetchone()
+    assert row is not None
+    return row["read_at"], row["db_now"]
 
 
 async def sync_figures(conn: AsyncConnection[Any]) -> dict[str, int]:

@@ -28,14 +28,45 @@ SELECT count(*) AS total FROM public.customers c WHERE {where};
 
 -- name: view_customer_keys
 -- The page's customers picked on the customers table alone, so that an index can drive the
--- order; only then are the few rows joined to the rest (view_customer_details).
+-- order; only then are the few rows joined to the rest (view_customer_details). The columns
+-- the state sorts need are null here: view_customer_keys_state gives them.
 SELECT c.id, lower(c.email) AS sort_email, lower(c.last_name) AS sort_last,
-       lower(c.first_name) AS sort_first, c.created_at
+       lower(c.first_name) AS sort_first, c.created_at, c.marketing_opt_in AS sort_opt_in,
+       NULL::int AS sort_status, NULL::boolean AS sort_in_brevo,
+       NULL::timestamptz AS sort_last_synced
 FROM public.customers c
 WHERE {where} AND {search}
 
+-- name: view_customer_keys_state
+-- The same keys with the sync's state joined, for sorting by status, by whether Brevo holds
+-- the customer, or by the last successful push. No index serves these orders (they span
+-- tables), so such pages are read at most MAX_SCAN_OFFSET rows from either end.
+-- sort_status ranks as brevo_sync.views.customer_status words them, most urgent first:
+-- error, retrying, pending, missing in Brevo, not synced, in sync, removed, opted out.
+SELECT c.id, lower(c.email) AS sort_email, lower(c.last_name) AS sort_last,
+       lower(c.first_name) AS sort_first, c.created_at, c.marketing_opt_in AS sort_opt_in,
+       CASE
+           WHEN qu.customer_id IS NOT NULL AND qu.last_error IS NOT NULL THEN 1
+           WHEN qu.customer_id IS NOT NULL THEN 2
+           WHEN s.status = 'error' THEN 0
+           WHEN s.status = 'removed' THEN 6
+           WHEN s.status = 'synced' AND c.marketing_opt_in AND m.id IS NULL THEN 3
+           WHEN s.status = 'synced' THEN 5
+           WHEN c.marketing_opt_in THEN 4
+           ELSE 7
+       END AS sort_status,
+       m.id IS NOT NULL AS sort_in_brevo,
+       CASE WHEN s.status = 'synced' AND c.marketing_opt_in AND m.id IS NULL THEN NULL
+            ELSE s.last_synced_at END AS sort_last_synced
+FROM public.customers c
+LEFT JOIN brevo_sync.contacts m ON m.email_lower = lower(c.email)
+LEFT JOIN brevo_sync.sync_state s ON s.customer_id = c.id
+LEFT JOIN brevo_sync.queue qu ON qu.customer_id = c.id
+WHERE {where} AND {search}
+
 -- name: view_customer_details
-SELECT p.sort_email, p.sort_last, p.sort_first,
+SELECT p.sort_email, p.sort_last, p.sort_first, p.sort_opt_in, p.sort_status,
+       p.sort_in_brevo, p.sort_last_synced,
        c.id, c.email, c.first_name, c.last_name, c.phone, c.marketing_opt_in,
        c.used_welcome_offer, c.brevo_contact_id, c.created_at,
        m.id AS m_id, m.email AS m_email, m.first_name AS m_first_name,
@@ -44,7 +75,7 @@ SELECT p.sort_email, p.sort_last, p.sort_first,
        m.email_blacklisted AS m_email_blacklisted, m.list_ids AS m_list_ids,
        m.list_unsubscribed AS m_list_unsubscribed,
        s.status AS s_status, s.last_synced_at, s.last_attempt_at, s.last_error,
-       s.last_error_code,
+       s.last_error_code, s.sms_withheld_fingerprint,
        qu.customer_id IS NOT NULL AS queued, qu.last_error AS queue_error
 FROM page p
 JOIN public.customers c ON c.id = p.id
@@ -140,3 +171,7 @@ LIMIT 1;
 
 -- name: customer_exists
 SELECT EXISTS (SELECT FROM public.customers WHERE id = %(id)s) AS found;
+
+-- name: mirror_read_at
+-- When the mirror was last read from Brevo (a listing's start), by the database's clock.
+SELECT watermark AS read_at, now() AS db_now FROM brevo_sync.mirror_state;

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
 from brevo_sync.audit import parse_history_query
 from brevo_sync.views import (
     MAX_PER_PAGE,
+    SMS_WITHHELD,
+    SORTS,
+    STATE_SORTS,
+    Status,
     UnknownView,
     ViewError,
     ViewQuery,
@@ -14,10 +20,12 @@ from brevo_sync.views import (
     customer_row,
     customer_status,
     differences,
+    last_page,
     like_pattern,
     order_by,
     page_window,
     parse_view_query,
+    shown_status,
 )
 
 
@@ -27,10 +35,10 @@ def test_defaults_when_nothing_is_given() -> None:
 
 def test_values_are_read_and_the_search_trimmed() -> None:
     query = parse_view_query(
-        "brevo", {"page": "3", "per_page": "200", "q": "  Zoë ", "sort": "modified", "dir": "desc"}
+        "brevo", {"page": "3", "per_page": "250", "q": "  Zoë ", "sort": "modified", "dir": "desc"}
     )
     assert query == ViewQuery("brevo", 3, MAX_PER_PAGE, "Zoë", "modified", "desc")
-    assert query.offset == 400
+    assert query.offset == 500
 
 
 def test_an_unknown_view_is_its_own_error() -> None:
@@ -191,3 +199,57 @@ def test_a_phone_left_out_is_not_a_difference_and_is_noted() -> None:
     assert shown["notes"] == ["phone '+1 555 0100' left out: not a valid phone number;"
                               " pushed without it"]
     assert customer_row({**full, "phone": "06 12 34 56 78"}, phone_region="FR")["notes"] == []
+
+
+def synced_row(**changes: object) -> dict[str, object]:
+    return row(**{"id": 1, "email": "ada@example.com", "created_at": None,
+                  "brevo_contact_id": 7, "m_email": "ada@example.com", "queued": False,
+                  "queue_error": None, "s_status": "synced", "last_error": None,
+                  "last_synced_at": None, **changes})
+
+
+def test_a_synced_row_that_differs_says_so_and_can_be_pushed() -> None:
+    shown = customer_row(synced_row(first_name="Ada", m_first_name="Adelaide"),
+                         phone_region="FR")
+    assert shown["differs"] == ["first_name"]
+    assert (shown["status"], shown["status_label"]) == ("differs", "differs from Brevo")
+    assert shown["can_push"]
+
+
+def test_a_phone_brevo_holds_elsewhere_is_withheld_with_its_reason() -> None:
+    withheld = synced_row(phone="06 12 34 56 78", m_sms=None, sms_withheld_fingerprint="f")
+    shown = customer_row(withheld, phone_region="FR")
+    assert shown["differs"] == [] and shown["status"] == "in_sync" and not shown["can_push"]
+    assert shown["withheld"] == [{"field": "phone", "reason": SMS_WITHHELD}]
+    assert shown["notes"] == [SMS_WITHHELD]
+    # Without the push's record of withholding it, the same gap is drift.
+    drift = customer_row({**withheld, "sms_withheld_fingerprint": None}, phone_region="FR")
+    assert drift["differs"] == ["phone"] and drift["status"] == "differs"
+    assert drift["withheld"] == []
+
+
+def test_shown_status_keeps_every_other_word() -> None:
+    for status in (Status("pending", "pending"), Status("error", "error", "x"),
+                   Status("in_sync", "in sync")):
+        assert shown_status(status, []) == status
+    assert shown_status(Status("pending", "pending"), ["phone"]).code == "pending"
+
+
+def test_last_synced_is_not_shown_for_a_contact_brevo_lost() -> None:
+    when = datetime(2026, 11, 1, tzinfo=UTC)
+    lost = customer_row({**synced_row(last_synced_at=when), "m_id": None}, phone_region="FR")
+    assert lost["status"] == "missing" and lost["last_synced_at"] is None
+    kept = customer_row(synced_row(last_synced_at=when), phone_region="FR")
+    assert kept["last_synced_at"] == when.isoformat()
+
+
+def test_last_page_clamps_to_at_least_one() -> None:
+    assert [last_page(t, 50) for t in (0, 1, 50, 51, 150)] == [1, 1, 1, 2, 3]
+
+
+def test_every_customer_sort_is_whitelisted_and_state_sorts_are_known() -> None:
+    assert set(SORTS["neon"]) == {"email", "name", "created", "opt_in", "status", "in_brevo",
+                                  "last_synced"}
+    assert STATE_SORTS <= set(SORTS["neon"])
+    with pytest.raises(ViewError, match="sort must be one of"):
+        parse_view_query("neon", {"sort": "sort_status; DROP TABLE customers"})
