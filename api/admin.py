@@ -14,6 +14,7 @@ from starlette.routing import BaseRoute, Route
 from api.actions import Actions
 from api.body import json_object
 from api.errors import ApiError
+from api.list_names import ListNames
 from api.totals import Totals
 from brevo_sync import audit
 from brevo_sync.config import Settings
@@ -25,6 +26,7 @@ from brevo_sync.views import (
     ViewPage,
     ViewQuery,
     customer_exists,
+    mirror_read_at,
     parse_view_query,
     read_one_customer,
     read_view,
@@ -37,6 +39,8 @@ from brevo_sync.views import (
 # account (pushing paused) is a 503.
 SWEEP_STATUS = {"running": 409, "refused": 409, "failed": 502, "paused": 503}
 POOL_WAIT_SECONDS = 5.0
+# The Brevo view reads Brevo again (incrementally) when its mirror was read longer ago.
+MIRROR_STALE_SECONDS = 180.0
 
 # --- plumbing ------------------------------------------------------------------------------
 
@@ -61,6 +65,15 @@ def actions_of(request: Request) -> Actions:
 def totals_of(request: Request) -> Totals:
     totals: Totals = request.app.state.totals
     return totals
+
+
+def list_names_of(request: Request) -> ListNames:
+    """Made on first use: most requests never need Brevo's list names."""
+    state = request.app.state
+    if getattr(state, "list_names", None) is None:
+        state.list_names = ListNames(state.brevo)
+    names: ListNames = state.list_names
+    return names
 
 
 def customer_id_of(request: Request) -> UUID:
@@ -96,7 +109,7 @@ async def read_page(request: Request, query: ViewQuery) -> ViewPage:
     total = None if single_pass(query) else (await totals_of(request).counts())[query.view]
     try:
         async with connection(request) as conn:
-            return await read_view(
+            page = await read_view(
                 conn,
                 query,
                 total=total,
@@ -105,6 +118,32 @@ async def read_page(request: Request, query: ViewQuery) -> ViewPage:
             )
     except ViewError as exc:
         raise _bad_query(exc) from None
+    if query.view == "brevo" and any(row["list_ids"] for row in page.rows):
+        for row in page.rows:
+            row["lists"] = await list_names_of(request).label(row["list_ids"])
+    return page
+
+
+async def mirror_age(request: Request) -> dict[str, Any]:
+    """When the mirror of Brevo was last read, and whether the page should read it again."""
+    async with connection(request) as conn:
+        read_at, now = await mirror_read_at(conn)
+    age = None if read_at is None else max(0.0, (now - read_at).total_seconds())
+    return {
+        "read_at": read_at.isoformat() if read_at else None,
+        "age_seconds": age,
+        "stale": age is None or age > MIRROR_STALE_SECONDS,
+        "stale_after_seconds": MIRROR_STALE_SECONDS,
+    }
+
+
+async def summary_json(request: Request) -> Response:
+    """What every view's header shows: the tabs' counts, the status card, the mirror's age."""
+    return JSONResponse({
+        "counts": await totals_of(request).counts(),
+        "status": await sync_status(request),
+        "mirror": await mirror_age(request),
+    })
 
 
 async def customer_json(request: Request) -> Response:
@@ -183,6 +222,7 @@ async def refresh_brevo(request: Request) -> Response:
         return JSONResponse(await actions_of(request).refresh_mirror(full))
     finally:
         totals_of(request).clear()
+        list_names_of(request).clear()  # names changed in Brevo show after a refresh
 
 
 async def history_json(request: Request) -> Response:
@@ -196,6 +236,7 @@ async def history_json(request: Request) -> Response:
 
 ROUTES: list[BaseRoute] = [
     Route("/api/admin/views", views_index, methods=["GET"]),
+    Route("/api/admin/summary", summary_json, methods=["GET"]),
     Route("/api/admin/views/{view}", view_json, methods=["GET"]),
     Route("/api/admin/customers/sync-all", sync_all_status, methods=["GET"]),
     Route("/api/admin/customers/sync-all", sync_all_run, methods=["POST"]),

@@ -16,11 +16,19 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 from starlette.templating import Jinja2Templates
 
-from api.admin import connection, read_page, sync_status, totals_of
+from api.admin import connection, mirror_age, read_page, sync_status, totals_of
 from api.errors import ApiError
 from brevo_sync import audit
 from brevo_sync.pause import Refusal, read_refusal
-from brevo_sync.views import SORTS, VIEWS, UnknownView, ViewError, ViewQuery, parse_view_query
+from brevo_sync.views import (
+    PER_PAGE_CHOICES,
+    SORTS,
+    VIEWS,
+    UnknownView,
+    ViewError,
+    ViewQuery,
+    parse_view_query,
+)
 
 templates = Jinja2Templates(
     env=jinja2.Environment(
@@ -38,10 +46,30 @@ def when(value: str | None) -> str:
     return datetime.fromisoformat(value).strftime("%Y-%m-%d %H:%M UTC")
 
 
+def ago(seconds: float | None) -> str:
+    """An age as a reader says it: "just now", "3 min ago", "2 h ago", "4 days ago"."""
+    if seconds is None:
+        return "never"
+    if seconds < 60:
+        return "just now"
+    if seconds < 3600:
+        return f"{int(seconds // 60)} min ago"
+    if seconds < 86400:
+        return f"{int(seconds // 3600)} h ago"
+    days = int(seconds // 86400)
+    return f"{days} day{'s' if days > 1 else ''} ago"
+
+
 templates.env.filters["when"] = when
+templates.env.filters["ago"] = ago
 
 
 VIEW_LABELS = {"neon": "Neon", "brevo": "Brevo", "matched": "Matched", "unmatched": "Unmatched"}
+SORT_LABELS = {
+    "email": "Email", "name": "Name", "created": "Created", "opt_in": "Opt-in",
+    "status": "Status", "in_brevo": "In Brevo", "last_synced": "Last synced",
+    "modified": "Modified", "id": "ID",
+}
 VIEW_HINTS = {
     "neon": "Every customer in the database.",
     "brevo": "Every contact in the mirror of Brevo; those no customer owns are marked.",
@@ -66,7 +94,7 @@ async def clients_page(request: Request) -> Response:
             page = await read_page(request, query)
         except ApiError as exc:
             error, status = exc.message, exc.status
-    summary = await sync_status(request) if query.view == "unmatched" else None
+    summary = await sync_status(request)
     context = {
         "query": query,
         "page": page,
@@ -77,7 +105,10 @@ async def clients_page(request: Request) -> Response:
         "labels": VIEW_LABELS,
         "hint": VIEW_HINTS[query.view],
         "sorts": SORTS[query.view],
-        "link": _linker(query),
+        "sort_labels": SORT_LABELS,
+        "per_page_choices": sorted({*PER_PAGE_CHOICES, query.per_page}),
+        "mirror": await mirror_age(request),
+        "link": _linker(query if page is None else page.query),
         "notice": _notice(request),
         "paused": await _paused(request),
         "active": "clients",

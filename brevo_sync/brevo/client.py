@@ -61,6 +61,7 @@ DEFAULT_TIMEOUT = 10.0
 # an hourly budget can take up to an hour to come back, longer than any push should block.
 MAX_RETRY_DELAY = 60.0
 LIST_CONTACTS_MAX = 1000
+LIST_LISTS_MAX = 50  # GET /contacts/lists takes at most 50 a page
 
 ResponseObserver = Callable[[str, int, float], None]
 Sleep = Callable[[float], Awaitable[None]]
@@ -397,6 +398,19 @@ class BrevoClient:
         except BrevoNotFoundError:
             return None
         return _json_object(response)
+
+    async def list_names(self) -> dict[int, str]:
+        """Every contact list's name by id (GET /contacts/lists, 50 a page: Brevo's most)."""
+        names: dict[int, str] = {}
+        offset = 0
+        while True:
+            body = _json_object(await self._request(
+                "GET", "/contacts/lists", params={"limit": LIST_LISTS_MAX, "offset": offset}))
+            page = body.get("lists") or []
+            names.update({int(item["id"]): str(item.get("name") or "") for item in page})
+            offset += len(page)
+            if len(page) < LIST_LISTS_MAX or offset >= int(body.get("count") or 0):
+                return names
 
     async def list_attributes(self) -> dict[str, str | None]:
         """Attribute names (upper-case) mapped to their type, when Brevo gives one."""

@@ -1,11 +1,18 @@
 // The Clients Manager's buttons: push a row, sync all with live progress, refresh the mirror.
-// Text from the server is only ever set with textContent, never parsed as HTML.
+// Text from the server's JSON is only ever set with textContent; the only HTML taken in is
+// the page's own, re-read from the same origin to refresh the counts and the rows.
+//
+// Contract: after any state-changing action the page dispatches
+//   document.dispatchEvent(new CustomEvent("brevo-sync:changed"))
+// and the tab counts, the status card, the mirror's age and the visible rows are read again.
 "use strict";
 
 (() => {
   const POLL_MS = 400;
   const MAX_FAILURES_SHOWN = 50;
-  const FLASH_KEY = "brevo-sync-flash";
+  const CHANGED = "brevo-sync:changed";
+  // The parts of the page a refresh replaces with their fresh copies.
+  const REFRESHED = ["tabs", "status-stats", "mirror-age", "view-body"];
 
   async function call(method, url, body) {
     const init = { method, credentials: "same-origin", headers: { Accept: "application/json" } };
@@ -38,6 +45,7 @@
 
   function mark(value, yes, no) {
     const span = node("span", `mark ${value ? "yes" : "no"}`, value ? "✓" : "✗");
+    span.setAttribute("role", "img");
     span.title = value ? yes : no;
     span.setAttribute("aria-label", span.title);
     return span;
@@ -68,12 +76,16 @@
       for (const note of row.notes || []) status.append(node("span", "note", note));
     }
     const synced = cell(tr, "last_synced");
-    if (synced) synced.textContent = when(row.last_synced_at);
+    if (synced) synced.textContent = row.last_synced_at ? when(row.last_synced_at) : "—";
     const differs = cell(tr, "differs");
     if (differs) {
       differs.replaceChildren();
       for (const name of row.differs) differs.append(node("span", "badge diff", name.replace(/_/g, " ")), " ");
-      if (!row.differs.length) differs.append(node("span", "same", "same"));
+      for (const field of row.withheld || []) {
+        differs.append(node("span", "badge withheld", `${field.field} withheld`), " ",
+          node("span", "note", field.reason), " ");
+      }
+      if (!row.differs.length && !(row.withheld || []).length) differs.append(node("span", "same", "same"));
     }
     const button = tr.querySelector("button[data-push]");
     if (button) {
@@ -98,6 +110,7 @@
       const result = await call("POST", `/api/admin/customers/${encodeURIComponent(button.dataset.push)}/push`);
       if (result.row) showRow(tr, result.row);
       else button.disabled = false;
+      changed();
     } catch (error) {
       showRowError(tr, error.message);
       button.disabled = false;
@@ -186,22 +199,79 @@
         // The figures on screen stay as last polled.
       }
       button.disabled = false;
+      changed();
     }
+  }
+
+  // --- the page stays true: counts, status card and rows read again after a change ----------
+
+  function changed() {
+    document.dispatchEvent(new CustomEvent(CHANGED));
+  }
+
+  let reading = null;
+  let again = false;
+
+  // Re-read this very page and swap in the fresh parts. Changes arriving while a read is on
+  // its way are served by one more read after it, not one each.
+  async function refreshView() {
+    if (reading) {
+      again = true;
+      return reading;
+    }
+    reading = (async () => {
+      do {
+        again = false;
+        try {
+          await swapFreshParts();
+        } catch (_) {
+          // The page keeps what it shows; the next change reads it again.
+        }
+      } while (again);
+    })();
+    try {
+      await reading;
+    } finally {
+      reading = null;
+    }
+  }
+
+  async function swapFreshParts() {
+    const response = await fetch(window.location.href, {
+      credentials: "same-origin", headers: { Accept: "text/html" }, cache: "no-store",
+    });
+    if (!response.ok) return;
+    const fresh = new DOMParser().parseFromString(await response.text(), "text/html");
+    const focused = document.activeElement && document.activeElement.dataset
+      ? document.activeElement.dataset.push : undefined;
+    for (const id of REFRESHED) {
+      const old = document.getElementById(id);
+      const replacement = fresh.getElementById(id);
+      if (old && replacement) old.replaceWith(document.adoptNode(replacement));
+    }
+    if (focused) {
+      const button = document.querySelector(`button[data-push="${CSS.escape(focused)}"]`);
+      if (button && !button.disabled) button.focus();
+    }
+    document.body.dataset.refreshed = String(Number(document.body.dataset.refreshed || 0) + 1);
   }
 
   // --- refresh the mirror ------------------------------------------------------------------
 
-  async function refresh(button, status) {
+  // The button lists every contact (so deletions in Brevo show too); the page's own refresh of
+  // a stale Brevo view asks for the incremental listing (modifiedSince), which the mirror
+  // widens to a full one when Brevo's count says contacts were deleted.
+  async function refresh(button, status, full) {
     button.disabled = true;
-    status.textContent = "Listing Brevo's contacts…";
+    status.textContent = full ? "Listing Brevo's contacts…" : "Reading what changed in Brevo…";
     try {
-      const result = await call("POST", "/api/admin/brevo/refresh", {});
-      const note = `Refreshed from Brevo: ${result.listed} listed, ${result.pruned} removed, ` +
+      const result = await call("POST", "/api/admin/brevo/refresh", full ? { full: true } : {});
+      status.textContent = `Refreshed from Brevo: ${result.listed} listed, ${result.pruned} removed, ` +
         `Brevo holds ${result.brevoCount}.`;
-      sessionStorage.setItem(FLASH_KEY, note);
-      window.location.reload();
+      changed();
     } catch (error) {
       status.textContent = `Refresh failed: ${error.message}`;
+    } finally {
       button.disabled = false;
     }
   }
@@ -230,13 +300,13 @@
     const refreshButton = document.getElementById("refresh-brevo");
     const refreshStatus = document.getElementById("refresh-status");
     if (refreshButton && refreshStatus) {
-      const flash = sessionStorage.getItem(FLASH_KEY);
-      if (flash) {
-        refreshStatus.textContent = flash;
-        sessionStorage.removeItem(FLASH_KEY);
+      refreshButton.addEventListener("click", () => refresh(refreshButton, refreshStatus, true));
+      const age = document.getElementById("mirror-age");
+      if (age && age.dataset.view === "brevo" && age.dataset.stale === "true") {
+        refresh(refreshButton, refreshStatus, false);
       }
-      refreshButton.addEventListener("click", () => refresh(refreshButton, refreshStatus));
     }
+    document.addEventListener(CHANGED, () => { refreshView(); });
   }
 
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);

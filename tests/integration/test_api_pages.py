@@ -59,7 +59,7 @@ async def test_the_pager_and_sort_links_keep_the_search(
     ("params", "status", "message"),
     [
         ({"page": "-1"}, 400, "page must be between 1 and"),
-        ({"per_page": "1000000000"}, 400, "per_page must be between 1 and 200"),
+        ({"per_page": "1000000000"}, 400, "per_page must be between 1 and 250"),
         ({"view": "everything"}, 404, "unknown view"),
         ({"sort": "salary"}, 400, "sort must be one of"),
     ],
@@ -83,3 +83,31 @@ async def test_history_page_lists_entries_and_keeps_its_filters(
     assert "Nothing recorded for these filters" in empty
     bad = await http.get("/admin/history", params={"outcome": "<b>"})
     assert bad.status_code == 400 and "outcome must be one of" in bad.text
+
+
+async def test_a_page_past_the_end_shows_the_last_page_and_says_so(
+    db: psycopg.Connection[Any], http: httpx.AsyncClient
+) -> None:
+    for n in range(5):
+        add_customer(db, email=f"c{n}@example.com")
+    page = (await http.get("/admin/clients", params={"page": 99, "per_page": 2})).text
+    assert "There is no page 99: showing the last page, 3 of 3." in page
+    assert "Page 3 of 3" in page and "Page 99" not in page
+    assert "c4@example.com" in page
+
+
+async def test_every_view_has_the_status_card_the_per_page_choice_and_the_mirrors_age(
+    db: psycopg.Connection[Any], http: httpx.AsyncClient
+) -> None:
+    add_customer(db)
+    for view in ("neon", "brevo", "matched", "unmatched"):
+        page = (await http.get("/admin/clients", params={"view": view, "per_page": 100})).text
+        assert 'id="sync-card"' in page, view
+        for label in ("Opted in", "In Brevo", "Pending", "Failed"):
+            assert f"<dt>{label}</dt>" in page, (view, label)
+        assert re.search(r'<select name="per_page" id="per-page">.*<option selected>100</option>',
+                         page), view
+        assert "Not read from Brevo yet" in page and 'data-stale="true"' in page
+    await http.post("/api/admin/brevo/refresh")
+    page = (await http.get("/admin/clients", params={"view": "brevo"})).text
+    assert "Read from Brevo just now" in page and 'data-stale="false"' in page

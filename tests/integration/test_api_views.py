@@ -14,6 +14,7 @@ from brevo_sync import views
 from brevo_sync.brevo import BrevoClient
 from brevo_sync.seed import REFUSED_EMAIL
 from brevo_sync.service import engine_from, prepare_brevo
+from tests.conftest import TEST_LIST_ID
 from tests.factories import add_customer
 
 pytestmark = pytest.mark.anyio
@@ -186,7 +187,7 @@ async def test_paging_either_way_lists_each_row_once_in_order(
         {"page": "99999999999"},
         {"per_page": "0"},
         {"per_page": "1000000000"},
-        {"per_page": "201"},
+        {"per_page": "251"},
         {"sort": "password"},
         {"sort": "email; DROP TABLE customers"},
         {"dir": "sideways"},
@@ -207,12 +208,156 @@ async def test_an_unknown_view_is_a_json_404(http: httpx.AsyncClient) -> None:
     assert response.status_code == 404 and "unknown view" in response.json()["error"]
 
 
-async def test_a_page_past_the_end_is_empty(
+async def test_a_page_past_the_end_is_clamped_to_the_last_one(
+    db: psycopg.Connection[Any], http: httpx.AsyncClient
+) -> None:
+    for n in range(5):
+        add_customer(db, email=f"c{n}@example.com")
+    page = await view(http, "neon", page=99, per_page=2)
+    assert (page["page"], page["pages"], page["clamped_from"]) == (3, 3, 99)
+    assert emails(page) == ["c4@example.com"]
+    # Unmatched and searches count and page in one statement: clamped all the same.
+    unmatched = await view(http, "unmatched", page=99, per_page=2)
+    assert (unmatched["page"], unmatched["clamped_from"], emails(unmatched)) == (
+        3, 99, ["c4@example.com"])
+    searched = await view(http, "neon", q="c1", page=7)
+    assert (searched["page"], searched["clamped_from"], emails(searched)) == (
+        1, 7, ["c1@example.com"])
+    assert (await view(http, "neon", page=2, per_page=2))["clamped_from"] is None
+    empty = await view(http, "brevo", page=4)
+    assert (empty["page"], empty["clamped_from"], empty["rows"]) == (1, 4, [])
+
+
+async def test_a_page_too_deep_to_read_is_still_clamped_when_past_the_end(
+    db: psycopg.Connection[Any], http: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(views, "MAX_SCAN_OFFSET", 2)
+    for n in range(3):
+        add_customer(db, email=f"c{n}@example.com")
+    page = await view(http, "unmatched", page=50, per_page=1)
+    assert (page["page"], page["clamped_from"], emails(page)) == (3, 50, ["c2@example.com"])
+
+
+async def test_per_page_takes_up_to_250(
     db: psycopg.Connection[Any], http: httpx.AsyncClient
 ) -> None:
     add_customer(db)
-    page = await view(http, "neon", page=99)
-    assert (page["total"], page["rows"]) == (1, [])
+    assert (await view(http, "neon", per_page=250))["per_page"] == 250
+    refused = await http.get("/api/admin/views/neon", params={"per_page": "251"})
+    assert refused.status_code == 400
+    assert refused.json() == {"error": "per_page must be between 1 and 250"}
+
+
+async def test_every_column_with_an_order_sorts(
+    db: psycopg.Connection[Any], app: Starlette, http: httpx.AsyncClient
+) -> None:
+    synced = add_customer(db, email="b-synced@example.com")
+    add_customer(db, email=REFUSED_EMAIL)
+    await sync(app)
+    add_customer(db, email="c-pending@example.com")  # queued, not pushed yet
+    add_customer(db, email="a-out@example.com", marketing_opt_in=False)
+    db.execute("DELETE FROM brevo_sync.queue WHERE customer_id NOT IN "
+               "(SELECT id FROM customers WHERE email = 'c-pending@example.com')")
+
+    async def order(sort: str, direction: str = "asc") -> list[str]:
+        return emails(await view(http, "neon", sort=sort, dir=direction))
+
+    # Most urgent first: error, pending, in sync, opted out.
+    assert await order("status") == [REFUSED_EMAIL, "c-pending@example.com",
+                                      "b-synced@example.com", "a-out@example.com"]
+    assert await order("status", "desc") == list(reversed(await order("status")))
+    assert (await order("in_brevo", "desc"))[0] == "b-synced@example.com"
+    assert (await order("opt_in"))[0] == "a-out@example.com"
+    assert (await order("last_synced"))[0] == "b-synced@example.com"  # the one push that took
+    matched = await view(http, "matched", sort="status")
+    assert [UUID(r["id"]) for r in matched["rows"]] == [synced]
+    unmatched = await view(http, "unmatched", sort="last_synced", dir="desc")
+    assert set(emails(unmatched)) == {REFUSED_EMAIL, "c-pending@example.com"}
+
+
+async def test_summary_gives_counts_status_card_and_the_mirrors_age(
+    db: psycopg.Connection[Any], app: Starlette, http: httpx.AsyncClient
+) -> None:
+    before = (await http.get("/api/admin/summary")).json()
+    assert before["mirror"]["read_at"] is None and before["mirror"]["stale"]
+    add_customer(db, email="one@example.com")
+    add_customer(db, email=REFUSED_EMAIL)
+    add_customer(db, email="later@example.com")
+    add_customer(db, email="out@example.com", marketing_opt_in=False)
+    db.execute("DELETE FROM brevo_sync.queue WHERE customer_id IN "
+               "(SELECT id FROM customers WHERE email = 'later@example.com')")
+    await sync(app)
+    assert (await http.post("/api/admin/brevo/refresh")).status_code == 200
+    summary = (await http.get("/api/admin/summary")).json()
+    assert summary["counts"] == {"neon": 4, "brevo": 1, "matched": 1, "unmatched": 2}
+    status = summary["status"]
+    assert (status["total"], status["synced"], status["pending"], status["failed"]) == (3, 1, 1, 1)
+    assert status["running"] is None and status["paused"] is None
+    mirror = summary["mirror"]
+    assert mirror["read_at"] is not None and not mirror["stale"]
+    assert 0 <= mirror["age_seconds"] < mirror["stale_after_seconds"]
+
+
+async def test_the_brevo_view_names_lists(
+    db: psycopg.Connection[Any], app: Starlette, http: httpx.AsyncClient, emulator: Any
+) -> None:
+    add_customer(db, email="member@example.com")
+    await sync(app)
+    assert (await http.post("/api/admin/brevo/refresh")).status_code == 200
+    rows = (await view(http, "brevo"))["rows"]
+    assert rows[0]["list_ids"] == [TEST_LIST_ID]
+    assert rows[0]["lists"] == [{"id": TEST_LIST_ID, "name": "brevo-sync"}]
+
+
+async def test_a_contact_deleted_in_brevo_leaves_the_mirror(
+    db: psycopg.Connection[Any], app: Starlette, http: httpx.AsyncClient, brevo: BrevoClient
+) -> None:
+    for name in ("keep", "gone", "swapped"):
+        add_customer(db, email=f"{name}@example.com")
+    await sync(app)
+    assert (await http.post("/api/admin/brevo/refresh", json={"full": True})).status_code == 200
+    gone = await brevo.get_contact_by_email("gone@example.com")
+    assert gone is not None and await brevo.delete_contact(gone.id)
+    # The page's own incremental refresh: Brevo's count tells it a contact went.
+    refreshed = (await http.post("/api/admin/brevo/refresh")).json()
+    assert refreshed["full"] and refreshed["pruned"] == 1
+    assert "gone@example.com" not in emails(await view(http, "brevo"))
+    # A deletion hidden by a creation keeps the count: the button's full listing finds it.
+    swapped = await brevo.get_contact_by_email("swapped@example.com")
+    assert swapped is not None and await brevo.delete_contact(swapped.id)
+    await brevo.create_contact("new@example.com", {})
+    assert (await http.post("/api/admin/brevo/refresh", json={"full": True})).json()["pruned"] == 1
+    assert sorted(emails(await view(http, "brevo"))) == ["keep@example.com", "new@example.com"]
+
+
+async def test_a_synced_customer_whose_contact_drifted_can_be_pushed(
+    db: psycopg.Connection[Any], app: Starlette, http: httpx.AsyncClient, brevo: BrevoClient
+) -> None:
+    add_customer(db, email="ada@example.com", first_name="Ada")
+    await sync(app)
+    contact = await brevo.get_contact_by_email("ada@example.com")
+    assert contact is not None
+    await brevo.update_contact(contact.id, attributes={"FIRSTNAME": "Adelaide"})
+    assert (await http.post("/api/admin/brevo/refresh")).status_code == 200
+    row = (await view(http, "matched"))["rows"][0]
+    assert (row["status"], row["differs"], row["can_push"]) == ("differs", ["first_name"], True)
+    pushed = (await http.post(f"/api/admin/customers/{row['id']}/push")).json()["row"]
+    assert (pushed["status"], pushed["differs"], pushed["can_push"]) == ("in_sync", [], False)
+
+
+async def test_a_phone_brevo_holds_on_another_contact_is_withheld_not_drift(
+    db: psycopg.Connection[Any], app: Starlette, http: httpx.AsyncClient
+) -> None:
+    add_customer(db, email="first@example.com", phone="+33 6 12 34 56 78")
+    await sync(app)
+    add_customer(db, email="second@example.com", phone="+33 6 12 34 56 78")
+    await sync(app)
+    assert (await http.post("/api/admin/brevo/refresh")).status_code == 200
+    rows = {r["email"]: r for r in (await view(http, "matched"))["rows"]}
+    second = rows["second@example.com"]
+    assert second["differs"] == [] and second["status"] == "in_sync"
+    assert second["withheld"] == [{"field": "phone", "reason": views.SMS_WITHHELD}]
+    assert rows["first@example.com"]["withheld"] == []
 
 
 async def test_deep_pages_without_an_index_are_refused_with_a_reason(
