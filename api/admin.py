@@ -118,9 +118,10 @@ async def read_page(request: Request, query: ViewQuery) -> ViewPage:
             )
     except ViewError as exc:
         raise _bad_query(exc) from None
-    if query.view == "brevo" and any(row["list_ids"] for row in page.rows):
-        for row in page.rows:
-            row["lists"] = await list_names_of(request).label(row["list_ids"])
+    if query.view == "brevo":
+        for row in page.rows:  # Brevo is asked for names only when some list is shown
+            row["lists"] = (await list_names_of(request).label(row["list_ids"])
+                            if row["list_ids"] else [])
     return page
 
 

@@ -1,8 +1,11 @@
 """A real Chromium (Debian's, driven by Playwright) against the app served by uvicorn.
 
 Each test gets its own database (the `settings` fixture), its own Brevo emulator served on a
-port of its own, and its own app server; the browser is shared by the session. Screenshots
-land in artifacts/screenshots/.
+port of its own, and its own app server; the browser is shared by the session.
+
+Helpers for every page's test: `screenshot(page, name)` keeps a full-page PNG in
+$E2E_ARTIFACTS (default tests/e2e/artifacts/); `assert_accessible(page)` runs axe-core
+(vendored in tests/e2e/vendor/, MPL-2.0) and fails on any serious or critical violation.
 """
 
 from __future__ import annotations
@@ -31,7 +34,12 @@ from tests.support.admin_app import PASSWORD, USER, admin_settings
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--disable-background-networking", "--disable-component-update", "--disable-quic"]
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
+ARTIFACTS = Path(os.environ.get("E2E_ARTIFACTS") or Path(__file__).with_name("artifacts"))
+AXE = Path(__file__).with_name("vendor") / "axe.min.js"
+# axe's impacts, in its order; these fail a test.
+BLOCKING_IMPACTS = ("serious", "critical")
+DESKTOP = {"width": 1280, "height": 900}
+PHONE = {"width": 420, "height": 860}
 START_SECONDS = 20.0
 TIMEOUT_MS = 10_000
 
@@ -130,7 +138,7 @@ def page(browser: Browser, live: Live) -> Iterator[Page]:
     """A page logged in as the admin, failing the test on any script error."""
     context = browser.new_context(
         base_url=live.url,
-        viewport={"width": 1400, "height": 900},
+        viewport=DESKTOP,
         http_credentials={"username": USER, "password": PASSWORD},
     )
     context.set_default_timeout(TIMEOUT_MS)
@@ -144,6 +152,27 @@ def page(browser: Browser, live: Live) -> Iterator[Page]:
     assert errors == [], f"script errors on the page: {errors}"
 
 
-def screenshot(page: Page, name: str) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+def screenshot(page: Page, name: str) -> Path:
+    """A full-page PNG of what the page shows now, kept as a CI artifact."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+def assert_accessible(page: Page) -> None:
+    """axe-core over the page as it is now: no serious or critical violation."""
+    if not page.evaluate("() => typeof window.axe === 'object'"):
+        # Evaluated, not added as a <script>: the app's Content-Security-Policy refuses
+        # inline scripts, and the test must not loosen it.
+        page.evaluate(AXE.read_text(encoding="utf-8") + "\n;true")
+    results = page.evaluate(
+        "async () => (await axe.run(document, {resultTypes: ['violations']})).violations"
+    )
+    blocking = [
+        f"{v['id']} ({v['impact']}): {v['help']} — "
+        + "; ".join(" ".join(n["target"]) for n in v["nodes"][:5])
+        for v in results
+        if v["impact"] in BLOCKING_IMPACTS
+    ]
+    assert blocking == [], "accessibility violations:\n" + "\n".join(blocking)
