@@ -650,3 +650,13 @@ async def test_create_existing_attribute_is_fine(connect: Callable[..., BrevoCli
     unique = {"code": "invalid_parameter", "message": "Attribute name must be unique"}
     script = Script(reply(400, unique))
     assert await connect(script).create_attribute("USED_WELCOME_OFFER", "boolean") is False
+
+
+async def test_list_names_reads_every_page_of_lists(connect: Callable[..., BrevoClient]) -> None:
+    first = [{"id": n, "name": f"List {n}"} for n in range(1, 51)]
+    script = Script(reply(200, {"lists": first, "count": 51}),
+                    reply(200, {"lists": [{"id": 51, "name": "Last"}], "count": 51}))
+    names = await connect(script).list_names()
+    assert len(names) == 51 and names[2] == "List 2" and names[51] == "Last"
+    assert script.target(0) == "/v3/contacts/lists?limit=50&offset=0"
+    assert script.target(1) == "/v3/contacts/lists?limit=50&offset=50"

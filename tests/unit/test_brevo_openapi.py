@@ -90,6 +90,8 @@ def answer(request: httpx.Request) -> httpx.Response:
         return httpx.Response(200, json={"id": 5, "name": "IMPORTUSER", "status": "completed"})
     if path == "/v3/contacts/attributes":
         return httpx.Response(200, json={"attributes": []})
+    if path == "/v3/contacts/lists" and method == "GET":
+        return httpx.Response(200, json={"lists": [{"id": 2, "name": "Customers"}], "count": 1})
     if path == "/v3/contacts" and method == "GET":
         return httpx.Response(200, json={"contacts": [contact], "count": 1})
     if method == "GET":
@@ -130,6 +132,7 @@ CALLS: dict[str, Call] = {
     ),
     "process": lambda c: c.get_process(5),
     "attributes": lambda c: c.ensure_attributes({"USED_WELCOME_OFFER": "boolean"}),
+    "list names": lambda c: c.list_names(),
 }
 
 
