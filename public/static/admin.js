@@ -11,6 +11,7 @@
   const POLL_MS = 400;
   const MAX_FAILURES_SHOWN = 50;
   const CHANGED = "brevo-sync:changed";
+  const AGE_TICK_MS = 30000;
   // The parts of the page a refresh replaces with their fresh copies.
   const REFRESHED = ["tabs", "status-stats", "mirror-age", "view-body"];
 
@@ -253,7 +254,7 @@
       const button = document.querySelector(`button[data-push="${CSS.escape(focused)}"]`);
       if (button && !button.disabled) button.focus();
     }
-    document.body.dataset.refreshed = String(Number(document.body.dataset.refreshed || 0) + 1);
+    stampAge();
   }
 
   // --- refresh the mirror ------------------------------------------------------------------
@@ -273,6 +274,34 @@
       status.textContent = `Refresh failed: ${error.message}`;
     } finally {
       button.disabled = false;
+    }
+  }
+
+  // --- the mirror's age, kept current while the page stays open ------------------------------
+
+  function stampAge() {
+    const element = document.getElementById("mirror-age");
+    if (element) element.dataset.shownAt = String(Date.now());
+  }
+
+  function ago(seconds) {
+    if (seconds < 60) return "just now";
+    if (seconds < 3600) return `${Math.floor(seconds / 60)} min ago`;
+    if (seconds < 86400) return `${Math.floor(seconds / 3600)} h ago`;
+    const days = Math.floor(seconds / 86400);
+    return `${days} day${days > 1 ? "s" : ""} ago`;
+  }
+
+  // The age the server gave, plus the time since it was shown. A Brevo view left open reads
+  // Brevo again once the mirror is older than the server's limit.
+  function tickAge(refreshButton, refreshStatus) {
+    const element = document.getElementById("mirror-age");
+    if (!element || element.dataset.ageSeconds === undefined) return;
+    const age = Number(element.dataset.ageSeconds) + (Date.now() - Number(element.dataset.shownAt)) / 1000;
+    element.textContent = `Read from Brevo ${ago(age)}`;
+    if (element.dataset.view === "brevo" && age > Number(element.dataset.staleAfter) &&
+        !refreshButton.disabled) {
+      refresh(refreshButton, refreshStatus, false);
     }
   }
 
@@ -305,6 +334,8 @@
       if (age && age.dataset.view === "brevo" && age.dataset.stale === "true") {
         refresh(refreshButton, refreshStatus, false);
       }
+      stampAge();
+      setInterval(() => tickAge(refreshButton, refreshStatus), AGE_TICK_MS);
     }
     document.addEventListener(CHANGED, () => { refreshView(); });
   }

@@ -221,3 +221,19 @@ def test_every_page_passes_axe_at_desktop_and_phone_widths(
         "phone withheld")
     expect(row(page, "bob@example.com").locator('[data-cell="status"]')).to_have_text(
         "differs from Brevo")
+
+
+def test_a_brevo_view_left_open_reads_brevo_again_once_stale(live: Live, page: Page) -> None:
+    refresh_mirror(live)
+    page.clock.install()
+    page.goto("/admin/clients?view=brevo")
+    expect(page.locator("#mirror-age")).to_have_text("Read from Brevo just now")
+    with live.brevo() as brevo:
+        brevo.post("/v3/contacts", json={"email": "late@example.com"}).raise_for_status()
+    page.clock.fast_forward("02:00")
+    expect(page.locator("#mirror-age")).to_have_text("Read from Brevo 2 min ago")
+    expect(page.locator("#rows tbody tr .empty")).to_have_count(1)  # not read again yet
+    page.clock.fast_forward("02:00")
+    expect(page.locator('#rows [data-cell="email"]')).to_have_text(["late@example.com"])
+    expect(page.locator("#refresh-status")).to_contain_text("Refreshed from Brevo: 1 listed")
+    expect(page.locator("#mirror-age")).to_have_text("Read from Brevo just now")
