@@ -292,6 +292,10 @@ def run(base: str, app: Any, repeat: int) -> dict[str, list[float]]:
                 "search": {"per_page": 50, "q": "müller" if view != "brevo" else "lead12"},
                 "sorted by name": {"per_page": 50, "sort": "name"},
             }
+            if view != "brevo":  # orders that join the sync's own tables
+                kinds["sorted by status"] = {"per_page": 50, "sort": "status"}
+                kinds["sorted by last synced, desc"] = {
+                    "per_page": 50, "sort": "last_synced", "dir": "desc"}
             for kind, params in kinds.items():
                 key = f"{view:<10} {kind}"
                 http.get(path, params=params).raise_for_status()  # warm up
@@ -303,6 +307,8 @@ def run(base: str, app: Any, repeat: int) -> dict[str, list[float]]:
         for label, path in (
             ("tab counts", "/api/admin/views"),
             ("sync-all status", "/api/admin/customers/sync-all"),
+            ("summary", "/api/admin/summary"),
+            ("clients page (HTML)", "/admin/clients"),
         ):
             http.get(path).raise_for_status()
             timings[f"{label:<10}"] = [_timed(http, path, {}) for _ in range(repeat)]
