@@ -507,13 +507,31 @@ class TerminalProgress:
             self.stream.flush()
 
 
-def run_cli(settings: Settings, budget: float | None) -> int:
-    """`brevo-sync reconcile [--budget S]`: one sweep, a progress line on a terminal, the
-    result on stdout (JSON when stdout is not a terminal)."""
-    return asyncio.run(_run_cli(settings, budget))
+def run_cli(settings: Settings, budget: float | None, *, as_json: bool = False) -> int:
+    """`brevo-sync reconcile [--budget S] [--json]`: one sweep, a progress line on a
+    terminal, the result on stdout (JSON with --json or when stdout is not a terminal)."""
+    return asyncio.run(_run_cli(settings, budget, as_json))
 
 
-async def _run_cli(settings: Settings, budget: float | None) -> int:
+def run_plan_cli(settings: Settings, *, as_json: bool = False) -> int:
+    """`brevo-sync reconcile --dry-run [--json]`: the sweep's plan on stdout, readable (JSON
+    with --json), nothing changed; exits 0, or 4 when a sweep is running."""
+    return asyncio.run(_run_plan_cli(settings, as_json))
+
+
+async def _run_plan_cli(settings: Settings, as_json: bool) -> int:
+    async with pool_from(settings, "brevo-sync-reconcile") as pool, \
+            client_from(settings) as client:
+        planned = await plan_sweep(settings, pool, client)
+    if isinstance(planned, SweepResult):
+        print(json.dumps(planned.as_json(), default=str) if as_json
+              else _text_summary(planned))
+        return exit_code(planned)
+    print(json.dumps(planned.as_json(), default=str) if as_json else planned.text())
+    return EXIT_OK
+
+
+async def _run_cli(settings: Settings, budget: float | None, as_json: bool) -> int:
     bar = TerminalProgress(sys.stderr) if sys.stderr.isatty() else None
     if bar is not None and structlog.get_logger().bind().get_effective_level() >= 20:
         # One log line per push would scroll the bar away; --log-level DEBUG keeps them.
@@ -529,7 +547,7 @@ async def _run_cli(settings: Settings, budget: float | None) -> int:
                                  progress=bar, stop=stop)
     if bar is not None:
         bar.close({k: v for k, v in result.counts.items() if isinstance(v, int)})
-    if sys.stdout.isatty():
+    if sys.stdout.isatty() and not as_json:
         print(_text_summary(result))
     else:
         print(json.dumps(result.as_json(), default=str))
