@@ -59,6 +59,8 @@ FINISH_RESERVE = 10.0      # seconds of the budget kept back from pushing, to fi
 HOUSEKEEPING_MIN = 2.0     # seconds housekeeping may always take, even past the budget
 
 Progress = Callable[[dict[str, int]], None]
+# The counts of contacts changed in Brevo, by the engine's action (a rename is an update).
+DONE = {"create": "created", "update": "updated", "remove": "removed"}
 
 _prepared: weakref.WeakSet[BrevoClient] = weakref.WeakSet()
 
@@ -207,6 +209,10 @@ class _Tally:
     def outcome(self, outcome: Outcome) -> None:
         self.add({"ok": "synced", "skipped": "synced", "error": "failed"}.get(
             outcome.result, "retrying"))
+        done = DONE.get(outcome.action) if outcome.result == "ok" else None
+        if done is not None:
+            # What changed in Brevo, in the plan's words (the page's result says it).
+            self.add("blocklisted" if outcome.removed_by_sync == "blocklist" else done)
         self.counts["remaining"] = max(0, int(self.counts.get("remaining", 0)) - 1)
         failed = outcome.result != "ok" and outcome.result != "skipped"
         if len(self.results) < RESULTS_CAP or (failed and self.failures_listed < FAILURES_CAP):

@@ -134,6 +134,9 @@ async def test_the_dry_run_shows_each_change_and_changes_nothing(
     # The sweep then does what the plan said, and a new plan finds nothing left to do.
     done = await sweep()
     assert done["counts"]["plan"] == plan["counts"] and done["failed"] == 0
+    assert {k: done["counts"].get(k) for k in ("created", "updated", "removed", "blocklisted",
+                                               "unsubscribed")} == {
+        "created": 2, "updated": 2, "removed": 1, "blocklisted": 1, "unsubscribed": 1}
     assert store.get(contact_of(db, mix.opted_out)).email_blacklisted
     again = (await http.post(SYNC_ALL, json={"dry_run": True})).json()
     assert again["counts"] == dict.fromkeys(plan["counts"], 0)
