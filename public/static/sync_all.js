@@ -8,6 +8,10 @@
 (() => {
   const URL = "/api/admin/customers/sync-all";
   const POLL_MS = 400;
+  // A plan waits for a sweep (or an earlier plan) holding the lock: asked again this often,
+  // for as long as a sweep's budget.
+  const PLAN_RETRY_MS = 1000;
+  const PLAN_WAIT_MS = 300000;
   const MAX_FAILURES_SHOWN = 50;
   const CHANGES = [
     ["creates", "Creates"],
@@ -33,6 +37,7 @@
     if (!response.ok) {
       const reason = data && typeof data.error === "string" ? data.error : response.statusText;
       const error = new Error(reason || `HTTP ${response.status}`);
+      error.status = response.status;
       error.data = data;
       throw error;
     }
@@ -106,13 +111,22 @@
     parts.confirm.disabled = true;
     parts.dialog.returnValue = "";
     parts.dialog.showModal();
-    try {
-      const plan = await call("POST", URL, { dry_run: true });
-      if (asked === parts.asked && parts.dialog.open) showPlan(parts, plan);
-    } catch (error) {
-      if (asked !== parts.asked || !parts.dialog.open) return;
-      parts.message.textContent = `Could not work out the plan: ${error.message}`;
-      parts.message.classList.add("warn");
+    const deadline = Date.now() + PLAN_WAIT_MS;
+    for (;;) {
+      try {
+        const plan = await call("POST", URL, { dry_run: true });
+        if (asked === parts.asked && parts.dialog.open) showPlan(parts, plan);
+        return;
+      } catch (error) {
+        if (asked !== parts.asked || !parts.dialog.open) return;
+        if (error.status !== 409 || Date.now() > deadline) {
+          parts.message.textContent = `Could not work out the plan: ${error.message}`;
+          parts.message.classList.add("warn");
+          return;
+        }
+        parts.message.textContent = "A sync is running; the plan follows when it ends…";
+        await new Promise((resolve) => setTimeout(resolve, PLAN_RETRY_MS));
+      }
     }
   }
 

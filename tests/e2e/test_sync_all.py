@@ -10,6 +10,7 @@ import psycopg
 import pytest
 from playwright.sync_api import Page, expect
 
+from brevo_sync.reconcile import SWEEP_LOCK_KEY
 from tests.e2e.conftest import Live, screenshot
 from tests.factories import add_customer, add_customers
 
@@ -128,3 +129,21 @@ def test_a_refused_plan_cannot_be_confirmed(
         re.compile(r"^Sync All would change nothing: refused: .*6 of 10"))
     expect(plan_count(page, "blocklists")).to_have_text("6")
     expect(dialog.get_by_role("button", name="Confirm")).to_be_disabled()
+
+
+def test_a_plan_asked_while_a_sweep_runs_follows_when_it_ends(
+    db: psycopg.Connection[Any], database_url: str, live: Live, page: Page
+) -> None:
+    arrange(db, live)
+    page.goto("/admin/clients")
+    with psycopg.connect(database_url) as sweeping:  # holds the sweep's lock, as a sweep does
+        held = sweeping.execute("SELECT pg_try_advisory_xact_lock(%s)", (SWEEP_LOCK_KEY,))
+        assert held.fetchone() == (True,)
+        page.get_by_role("button", name="Sync All to Brevo").click()
+        dialog = page.get_by_role("dialog", name="Sync all to Brevo?")
+        expect(dialog.locator("#sync-plan-message")).to_have_text(
+            "A sync is running; the plan follows when it ends…")
+        expect(dialog.get_by_role("button", name="Confirm")).to_be_disabled()
+        sweeping.rollback()
+    expect(plan_count(page, "creates")).to_have_text("3")
+    expect(dialog.get_by_role("button", name="Confirm")).to_be_enabled()
