@@ -13,7 +13,8 @@ from brevo_sync.db import Pool
 from brevo_sync.mirror import refresh_mirror
 from brevo_sync.outcome import Outcome
 from brevo_sync.pause import note_accepted
-from brevo_sync.reconcile import SweepResult, run_sweep
+from brevo_sync.plan import Plan
+from brevo_sync.reconcile import SweepResult, plan_sweep, run_sweep
 from brevo_sync.service import engine_from, prepare_brevo
 
 
@@ -46,6 +47,11 @@ class Actions:
         """The reconciliation sweep, as the cron runs it: it records its progress in
         brevo_sync.runs as it goes, which GET sync-all shows while this call waits."""
         return await run_sweep(self.settings, self.pool, self.client, source="admin", budget=budget)
+
+    async def plan(self) -> Plan | SweepResult:
+        """Sync All's dry run: what the sweep would change, nothing changed (Brevo is only
+        read); a SweepResult when a sweep is running."""
+        return await plan_sweep(self.settings, self.pool, self.client)
 
     async def refresh_mirror(self, full: bool) -> dict[str, Any]:
         refreshed = await refresh_mirror(self.pool, self.client, full=full,

@@ -20,6 +20,7 @@ from brevo_sync import audit
 from brevo_sync.config import Settings
 from brevo_sync.db import Conn, Pool
 from brevo_sync.pause import read_refusal
+from brevo_sync.reconcile import SweepResult
 from brevo_sync.views import (
     UnknownView,
     ViewError,
@@ -195,6 +196,11 @@ async def sync_status(request: Request) -> dict[str, Any]:
 
 async def sync_all_run(request: Request) -> Response:
     body = await json_object(request)
+    dry_run = body.get("dry_run", False)
+    if not isinstance(dry_run, bool):
+        raise ApiError(400, "dry_run must be true or false")
+    if dry_run:
+        return await sync_all_plan(request)
     settings = settings_of(request)
     budget = body.get("budget", settings.reconcile_budget_seconds)
     if (
@@ -212,6 +218,17 @@ async def sync_all_run(request: Request) -> Response:
     finally:
         totals_of(request).clear()
     return JSONResponse(result.as_json(), status_code=SWEEP_STATUS.get(result.status, 200))
+
+
+async def sync_all_plan(request: Request) -> Response:
+    """What Sync All would change (brevo_sync/plan.py), with nothing changed."""
+    try:
+        planned = await actions_of(request).plan()
+    finally:
+        totals_of(request).clear()  # the mirror was refreshed: Matched and Unmatched move
+    if isinstance(planned, SweepResult):
+        return JSONResponse(planned.as_json(), status_code=SWEEP_STATUS.get(planned.status, 200))
+    return JSONResponse(planned.as_json())
 
 
 async def refresh_brevo(request: Request) -> Response:

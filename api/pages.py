@@ -94,7 +94,7 @@ async def clients_page(request: Request) -> Response:
             page = await read_page(request, query)
         except ApiError as exc:
             error, status = exc.message, exc.status
-    summary = await sync_status(request)
+    summary = await sync_status(request)  # the status card and Sync All, on every view
     context = {
         "query": query,
         "page": page,

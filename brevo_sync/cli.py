@@ -127,6 +127,12 @@ def _parser() -> argparse.ArgumentParser:
     reconcile.add_argument("--budget", type=float, default=None, metavar="SECONDS",
                            help="stop pushing after this long, the rest waits for next time"
                            " (default: none, the sweep runs to its end)")
+    reconcile.add_argument("--dry-run", action="store_true",
+                           help="print what the sweep would change, change nothing (Brevo is"
+                           " only read)")
+    reconcile.add_argument("--json", action="store_true",
+                           help="print JSON (the default when stdout is not a terminal,"
+                           " except for --dry-run)")
     reconcile.set_defaults(run=_reconcile)
 
     check = _command(commands, "check", "check the Brevo account's setup: key, list, attributes",
@@ -254,14 +260,17 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _reconcile(args: argparse.Namespace) -> int:
-    from brevo_sync.reconcile import run_cli
+    from brevo_sync.reconcile import run_cli, run_plan_cli
 
     settings = Settings.from_env()
-    asyncio.run(_check_services(settings))
-    return int(run_cli(settings, budget=args.budget))
+    # A dry run writes nothing, in Brevo either: its plan checks the setup without creating.
+    asyncio.run(_check_services(settings, prepare=not args.dry_run))
+    if args.dry_run:
+        return int(run_plan_cli(settings, as_json=args.json))
+    return int(run_cli(settings, budget=args.budget, as_json=args.json))
 
 
-async def _check_services(settings: Settings) -> None:
+async def _check_services(settings: Settings, *, prepare: bool = True) -> None:
     """The database and Brevo, each in bounded time: one that is down, or a key Brevo refuses,
     ends the command with one line rather than retries without end or a failed run."""
     from brevo_sync.brevo import BrevoAccountError
@@ -269,6 +278,8 @@ async def _check_services(settings: Settings) -> None:
     from brevo_sync.service import client_from, pool_from, prepare_brevo
 
     await check_database(settings.require_database(), database_setting(os.environ, direct=False))
+    if not prepare:
+        return
     async with client_from(settings) as client:
         try:
             await prepare_brevo(client, settings)

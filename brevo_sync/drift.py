@@ -36,6 +36,10 @@ class Drift:
     ids: dict[str, list[UUID]] = field(default_factory=dict)
     opted_in: int = 0
     synced_contacts: int = 0
+    # Of the ATTRIBUTES kind, the customers whose contact's email changes (a rename).
+    renamed: list[UUID] = field(default_factory=list)
+    # The removal the policy makes, by kind (OPTED_OUT, DELETED): blocklist, unlist or delete.
+    how: dict[str, str] = field(default_factory=dict)
 
     def count(self, kind: str) -> int:
         return len(self.ids.get(kind, ()))
@@ -90,15 +94,26 @@ def policy_params(policy: Policy) -> dict[str, Any]:
 
 
 def drift_query() -> str:
-    return q("drift_by_kind").replace("/* drift_rows */", q("drift_rows").rstrip().rstrip(";"))
+    return q("drift_by_action").replace("/* drift_rows */", q("drift_rows").rstrip().rstrip(";"))
 
 
-async def find_drift(pool: Pool, policy: Policy) -> Drift:
+async def find_drift(pool: Pool, policy: Policy, opting_out: Sequence[UUID] = ()) -> Drift:
+    """The drift as the sweep will act on it: the customers in `opting_out` (Brevo
+    unsubscribed them, the sweep opts them out first) taken as opted out already."""
     drift = Drift()
+    params = {**policy_params(policy), "opting_out": list(opting_out)}
     async with pool.connection() as conn:
-        for row in await (await conn.execute(drift_query(), policy_params(policy))).fetchall():
-            drift.ids[row["kind"]] = list(row["ids"])
-    drift.opted_in, drift.synced_contacts = await sweep_totals(pool)
+        for row in await (await conn.execute(drift_query(), params)).fetchall():
+            drift.ids.setdefault(row["kind"], []).extend(row["ids"])
+            if row["renames"]:
+                drift.renamed.extend(row["ids"])
+            if row["how"] is not None:
+                drift.how[row["kind"]] = row["how"]
+    for ids in drift.ids.values():
+        ids.sort()
+    opted_in, drift.synced_contacts = await sweep_totals(pool)
+    # Those opted out first no longer count as opted in, as after the sweep's own opt-out.
+    drift.opted_in = max(0, opted_in - len(set(opting_out)))
     return drift
 
 

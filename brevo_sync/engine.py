@@ -366,6 +366,30 @@ class Engine:
                 self.on_outcome(outcome)
 
 
+async def decide_now(pool: Pool, policy: Policy, customer_ids: Sequence[UUID], *,
+                     opting_out: frozenset[UUID] = frozenset()) -> list[Prepared]:
+    """What the engine would decide for each customer if a sweep queued it now, from the
+    database and the mirror alone (no call to Brevo, nothing written): a sweep's plan. A
+    deleted customer carries what its sync state remembers, as the sweep's queue row does;
+    those in `opting_out` are taken as opted out, as the sweep opts them out first."""
+    async with pool.connection() as conn:
+        rows = await (await conn.execute(q("load"), {"ids": list(customer_ids)})).fetchall()
+    prepared = []
+    for row in rows:
+        customer = _customer(row)
+        if customer is None:
+            item = QueueItem(row["queued_id"], 0, True, row["s_email"], row["s_contact_id"])
+        else:
+            item = QueueItem(row["queued_id"], 0)
+            if customer.id in opting_out:
+                customer = replace(customer, marketing_opt_in=False)
+        known = _known(row)
+        action = decide(item, customer, known, _memory(row), policy,
+                        shares_email_with=row["shares_email_with"])
+        prepared.append(Prepared(item, customer, known, action))
+    return prepared
+
+
 def _split_for_import(prepared: list[Prepared], returned: set[UUID], names: AttributeNames
                       ) -> tuple[list[ImportRow], list[Prepared]]:
     """Creates and plain attribute updates can go in an import; renames, unblocks, clearing a

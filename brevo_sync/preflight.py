@@ -22,6 +22,8 @@ from brevo_sync.config import Settings
 log = structlog.get_logger("brevo_sync.preflight")
 
 OK, CREATED, PROBLEM, NOT_CHECKED = "ok", "created", "PROBLEM", "not checked"
+# How a missing attribute reads when the checks were asked not to create it (a dry run).
+WOULD_CREATE = "missing: create it as"
 # Where an admin fixes an attribute in Brevo's web app.
 ATTRIBUTES_PAGE = "Contacts > Settings > Contact attributes"
 # Names other language editions of Brevo give the default name attributes: a hint, not a rule.
@@ -156,7 +158,7 @@ async def _check_attribute(client: BrevoClient, existing: Mapping[str, str | Non
                        f"missing; the account has {other} instead (another language edition"
                        f" of Brevo): set {setting}={other}, or create {name} in Brevo to use it")
     if not create:
-        return Finding(setting, name, PROBLEM, f"missing: create it as {kind}")
+        return Finding(setting, name, PROBLEM, f"{WOULD_CREATE} {kind}")
     try:
         await client.create_attribute(name, kind)
     except BrevoError as exc:

@@ -1,10 +1,12 @@
 """One reconciliation sweep: the safety net behind the listener.
 
-lock -> run row -> refresh the mirror -> Brevo unsubscribes into Neon -> drift (SQL) ->
-safeguard -> queue the drift -> drain within the budget -> record the run -> housekeeping.
+lock -> run row -> plan: refresh the mirror, Brevo's unsubscribes and the drift (SQL), the
+safeguard's verdict (brevo_sync/plan.py) -> act: Brevo unsubscribes into Neon, queue the
+drift, drain within the budget -> record the run -> housekeeping.
 
 The same sweep answers `brevo-sync reconcile`, GET /api/cron/sync-brevo and the admin's
-Sync All. Two never overlap: the second finds the lock taken and says so at once.
+Sync All. Two never overlap: the second finds the lock taken and says so at once. A dry run
+(`reconcile --dry-run`, Sync All's confirmation) takes the same lock, plans, and stops there.
 """
 
 from __future__ import annotations
@@ -32,7 +34,6 @@ from brevo_sync.drift import (
     enqueue_drift,
     find_drift,
     guard_refusal,
-    sweep_totals,
     unsubscribe_refusal,
 )
 from brevo_sync.engine import DrainReport
@@ -41,7 +42,8 @@ from brevo_sync.logs import configure as configure_logs
 from brevo_sync.mirror import refresh_mirror
 from brevo_sync.outcome import Outcome
 from brevo_sync.pause import note_accepted, note_refused
-from brevo_sync.preflight import PreflightError
+from brevo_sync.plan import Plan, changes_of, first_rows
+from brevo_sync.preflight import WOULD_CREATE, PreflightError, run_preflight
 from brevo_sync.service import client_from, engine_from, policy_from, pool_from, prepare_brevo
 from brevo_sync.unsubscribes import find_unsubscribes, reflect_unsubscribes
 
@@ -57,6 +59,8 @@ FINISH_RESERVE = 10.0      # seconds of the budget kept back from pushing, to fi
 HOUSEKEEPING_MIN = 2.0     # seconds housekeeping may always take, even past the budget
 
 Progress = Callable[[dict[str, int]], None]
+# The counts of contacts changed in Brevo, by the engine's action (a rename is an update).
+DONE = {"create": "created", "update": "updated", "remove": "removed"}
 
 _prepared: weakref.WeakSet[BrevoClient] = weakref.WeakSet()
 
@@ -134,6 +138,48 @@ async def sweep_lock(dsn: str) -> AsyncIterator[bool]:
         await conn.close()
 
 
+async def plan_sweep(settings: Settings, pool: Pool, client: BrevoClient) -> Plan | SweepResult:
+    """A dry run: the sweep's plan, with nothing done. Brevo is only read (its setup, its
+    contacts into the mirror); the customers, the queue, the sync's state and history, the
+    runs are left as they are. A SweepResult ("running") when a sweep holds the lock."""
+    async with sweep_lock(settings.require_database()) as locked:
+        if not locked:
+            return await _already_running(pool)
+        setup = await _read_setup(client, settings)
+        mirror = await refresh_mirror(pool, client, names=settings.attribute_names)
+        plan = await make_plan(settings, pool, mirror.as_json())
+        plan.setup = setup
+        log.info("reconcile_planned", status="refused" if plan.refused else "planned",
+                 **plan.counts())
+        return plan
+
+
+async def _read_setup(client: BrevoClient, settings: Settings) -> list[str]:
+    """The preflight checks without creating anything: what the sweep would create first.
+    Brevo unreachable or refusing the key raises, as does a setup the sweep would stop on."""
+    report = await run_preflight(client, settings, create=False)
+    if report.error is not None:
+        raise report.error
+    if any(not f.detail.startswith(WOULD_CREATE) for f in report.problems):
+        raise PreflightError(report)
+    return [f"{f.check} {f.name}: {f.detail} (the sweep creates it first)"
+            for f in report.problems]
+
+
+async def make_plan(settings: Settings, pool: Pool, mirror: dict[str, Any]) -> Plan:
+    """From the database alone, the mirror just refreshed: Brevo's unsubscribes, the drift as
+    the sweep will act on it, the safeguard's verdict and the first rows of each change."""
+    policy = policy_from(settings)
+    found = await find_unsubscribes(pool, settings.brevo_list_id)
+    drift = await find_drift(pool, policy, [u[0] for u in found])
+    share = settings.removal_guard_share
+    refused = unsubscribe_refusal(len(found), drift.synced_contacts, share) or \
+        guard_refusal(drift.removals, drift.synced_contacts, share)
+    changes = changes_of(drift, found)
+    rows = await first_rows(pool, policy, changes, found)
+    return Plan(drift, found, changes, rows, refused=refused, mirror=mirror)
+
+
 async def _already_running(pool: Pool) -> SweepResult:
     async with pool.connection() as conn:
         row = await (await conn.execute(q("run_running"))).fetchone()
@@ -163,6 +209,10 @@ class _Tally:
     def outcome(self, outcome: Outcome) -> None:
         self.add({"ok": "synced", "skipped": "synced", "error": "failed"}.get(
             outcome.result, "retrying"))
+        done = DONE.get(outcome.action) if outcome.result == "ok" else None
+        if done is not None:
+            # What changed in Brevo, in the plan's words (the page's result says it).
+            self.add("blocklisted" if outcome.removed_by_sync == "blocklist" else done)
         self.counts["remaining"] = max(0, int(self.counts.get("remaining", 0)) - 1)
         failed = outcome.result != "ok" and outcome.result != "skipped"
         if len(self.results) < RESULTS_CAP or (failed and self.failures_listed < FAILURES_CAP):
@@ -244,33 +294,33 @@ class _Sweep:
             except PreflightError as exc:
                 return self._ended("failed", str(exc))
             _prepared.add(self.client)
+        plan = await self._plan()
+        if plan.refused is not None:
+            return await self._refuse(plan.refused, unsubscribes=len(plan.unsubscribes),
+                                      removals=plan.drift.removals,
+                                      synced_contacts=plan.drift.synced_contacts)
+        return await self._act(plan)
+
+    async def _plan(self) -> Plan:
+        """Read only (the mirror aside): what a dry run shows, the sweep then does."""
         self._phase("mirror")
         mirror = await refresh_mirror(self.pool, self.client,
                                       on_page=lambda n: self._set(listed=n),
                                       names=self.settings.attribute_names)
         await note_accepted(self.pool, source=self.source)  # Brevo answered this key
         self.tally.set(mirror=mirror.as_json())
+        self._phase("plan")
+        plan = await make_plan(self.settings, self.pool, mirror.as_json())
+        self._set(total=plan.drift.opted_in, drift_found=plan.drift.total)
+        self.tally.set(drift=plan.drift.counts(), plan=plan.counts())
+        return plan
+
+    async def _act(self, plan: Plan) -> SweepResult:
         self._phase("unsubscribes")
-        found = await find_unsubscribes(self.pool, self.settings.brevo_list_id)
-        _, synced_contacts = await sweep_totals(self.pool)
-        refusal = unsubscribe_refusal(len(found), synced_contacts,
-                                      self.settings.removal_guard_share)
-        if refusal is not None:
-            return await self._refuse(refusal, unsubscribes=len(found),
-                                      synced_contacts=synced_contacts)
-        self._set(unsubscribed=await reflect_unsubscribes(self.pool, source=self.source,
-                                                          run_id=self.run_id, found=found))
-        self._phase("drift")
-        drift = await find_drift(self.pool, policy_from(self.settings))
-        self._set(total=drift.opted_in, drift_found=drift.total)
-        self.tally.set(drift=drift.counts())
-        refusal = guard_refusal(drift.removals, drift.synced_contacts,
-                                self.settings.removal_guard_share)
-        if refusal is not None:
-            return await self._refuse(refusal, removals=drift.removals,
-                                      synced_contacts=drift.synced_contacts)
-        await self._enqueue(drift)
-        del drift  # the ids are in the queue now; keep the sweep's memory flat
+        self._set(unsubscribed=await reflect_unsubscribes(
+            self.pool, source=self.source, run_id=self.run_id, found=plan.unsubscribes))
+        await self._enqueue(plan.drift)
+        plan.release()  # the ids are in the queue now; keep the sweep's memory flat
         report = await self._drain()
         await self._housekeeping()
         return await self._summary(report)
@@ -463,13 +513,31 @@ class TerminalProgress:
             self.stream.flush()
 
 
-def run_cli(settings: Settings, budget: float | None) -> int:
-    """`brevo-sync reconcile [--budget S]`: one sweep, a progress line on a terminal, the
-    result on stdout (JSON when stdout is not a terminal)."""
-    return asyncio.run(_run_cli(settings, budget))
+def run_cli(settings: Settings, budget: float | None, *, as_json: bool = False) -> int:
+    """`brevo-sync reconcile [--budget S] [--json]`: one sweep, a progress line on a
+    terminal, the result on stdout (JSON with --json or when stdout is not a terminal)."""
+    return asyncio.run(_run_cli(settings, budget, as_json))
 
 
-async def _run_cli(settings: Settings, budget: float | None) -> int:
+def run_plan_cli(settings: Settings, *, as_json: bool = False) -> int:
+    """`brevo-sync reconcile --dry-run [--json]`: the sweep's plan on stdout, readable (JSON
+    with --json), nothing changed; exits 0, or 4 when a sweep is running."""
+    return asyncio.run(_run_plan_cli(settings, as_json))
+
+
+async def _run_plan_cli(settings: Settings, as_json: bool) -> int:
+    async with pool_from(settings, "brevo-sync-reconcile") as pool, \
+            client_from(settings) as client:
+        planned = await plan_sweep(settings, pool, client)
+    if isinstance(planned, SweepResult):
+        print(json.dumps(planned.as_json(), default=str) if as_json
+              else _text_summary(planned))
+        return exit_code(planned)
+    print(json.dumps(planned.as_json(), default=str) if as_json else planned.text())
+    return EXIT_OK
+
+
+async def _run_cli(settings: Settings, budget: float | None, as_json: bool) -> int:
     bar = TerminalProgress(sys.stderr) if sys.stderr.isatty() else None
     if bar is not None and structlog.get_logger().bind().get_effective_level() >= 20:
         # One log line per push would scroll the bar away; --log-level DEBUG keeps them.
@@ -485,7 +553,7 @@ async def _run_cli(settings: Settings, budget: float | None) -> int:
                                  progress=bar, stop=stop)
     if bar is not None:
         bar.close({k: v for k, v in result.counts.items() if isinstance(v, int)})
-    if sys.stdout.isatty():
+    if sys.stdout.isatty() and not as_json:
         print(_text_summary(result))
     else:
         print(json.dumps(result.as_json(), default=str))

@@ -1,8 +1,12 @@
 -- name: drift_rows
--- One row (customer_id, kind) for each customer whose Brevo contact, as the mirror shows it,
--- differs from what the sync would push (decide.py's rules, set-based). A row that failed for
--- good is left alone until it changes: its fingerprint then differs from the failed one.
--- Embedded as a CTE by drift_by_kind, hence no semicolon.
+-- One row (customer_id, kind, renames, how) for each customer whose Brevo contact, as the
+-- mirror shows it, differs from what the sync would push (decide.py's rules, set-based):
+-- `renames` when the contact's email changes, `how` the removal the policy makes of an
+-- opted-out or deleted customer. A row that failed for good is left alone until it changes:
+-- its fingerprint then differs from the failed one. The customers in `opting_out` are taken
+-- as opted out: the sweep opts them out (Brevo unsubscribed them) before it acts, so a plan
+-- made before that sees what the sweep will do. Embedded as a CTE by drift_by_action, hence
+-- no semicolon.
 WITH policy AS (
     SELECT %(list_id)s::bigint AS list_id,
            -- decide.py: with no list to leave, "unlist" becomes "blocklist"
@@ -10,6 +14,15 @@ WITH policy AS (
                 THEN 'blocklist' ELSE %(opt_out_action)s::text END AS opt_out_action,
            CASE WHEN %(delete_action)s::text = 'unlist' AND %(list_id)s::bigint IS NULL
                 THEN 'blocklist' ELSE %(delete_action)s::text END AS delete_action
+),
+opting_out AS (
+    SELECT DISTINCT t.id FROM unnest(%(opting_out)s::uuid[]) AS t(id)
+),
+customer_rows AS (
+    SELECT c.id, c.email, c.first_name, c.last_name, c.phone, c.used_welcome_offer,
+           c.brevo_contact_id, c.marketing_opt_in AND o.id IS NULL AS marketing_opt_in
+    FROM public.customers c
+    LEFT JOIN opting_out o ON o.id = c.id
 ),
 people AS (
     SELECT c.id, c.marketing_opt_in, c.used_welcome_offer,
@@ -29,7 +42,7 @@ people AS (
              AND s.sms_withheld_fingerprint = brevo_sync.fingerprint(
                      c.email, c.first_name, c.last_name, c.phone, c.marketing_opt_in,
                      c.used_welcome_offer) AS sms_withheld
-    FROM public.customers c
+    FROM customer_rows c
     LEFT JOIN brevo_sync.sync_state s ON s.customer_id = c.id
 ),
 opted_in AS (
@@ -42,6 +55,7 @@ opted_in AS (
 ),
 opted_in_drift AS (
     SELECT o.id AS customer_id,
+           (o.m).id IS NOT NULL AND (o.m).email_lower IS DISTINCT FROM o.email AS renames,
            CASE
                WHEN (o.m).id IS NULL THEN 'missing'
                WHEN (o.m).email_lower IS DISTINCT FROM o.email
@@ -71,7 +85,7 @@ opted_in_drift AS (
     FROM opted_in o CROSS JOIN policy pol
 ),
 opted_out_drift AS (
-    SELECT p.id AS customer_id, 'opted_out' AS kind
+    SELECT p.id AS customer_id, 'opted_out' AS kind, pol.opt_out_action AS how
     FROM people p
     JOIN brevo_sync.contacts m ON m.id = p.contact_id
     CROSS JOIN policy pol
@@ -86,7 +100,7 @@ opted_out_drift AS (
 ),
 deleted_drift AS (
     -- A permanent error on a deleted customer is not retried: the row can no longer change.
-    SELECT s.customer_id, 'deleted' AS kind
+    SELECT s.customer_id, 'deleted' AS kind, pol.delete_action AS how
     FROM brevo_sync.sync_state s
     JOIN brevo_sync.contacts m ON m.id = s.brevo_contact_id
     CROSS JOIN policy pol
@@ -100,18 +114,20 @@ deleted_drift AS (
               ELSE false
           END
 )
-SELECT customer_id, kind FROM opted_in_drift WHERE kind IS NOT NULL
+SELECT customer_id, kind, kind = 'attributes' AND renames AS renames, NULL::text AS how
+FROM opted_in_drift WHERE kind IS NOT NULL
 UNION ALL
-SELECT customer_id, kind FROM opted_out_drift
+SELECT customer_id, kind, false, how FROM opted_out_drift
 UNION ALL
-SELECT customer_id, kind FROM deleted_drift
+SELECT customer_id, kind, false, how FROM deleted_drift
 
--- name: drift_by_kind
--- The drift's customer ids grouped by kind, sorted; drift.py puts `drift_rows` in the CTE.
+-- name: drift_by_action
+-- The drift's customer ids grouped by kind and by what the sweep does about them, sorted;
+-- drift.py puts `drift_rows` in the CTE.
 WITH drift AS (/* drift_rows */)
-SELECT kind, array_agg(customer_id ORDER BY customer_id) AS ids
+SELECT kind, renames, how, array_agg(customer_id ORDER BY customer_id) AS ids
 FROM drift
-GROUP BY kind;
+GROUP BY kind, renames, how;
 
 -- name: sweep_totals
 SELECT (SELECT count(*) FROM public.customers WHERE marketing_opt_in) AS opted_in,

@@ -1,4 +1,4 @@
-// The Clients Manager's buttons: push a row, sync all with live progress, refresh the mirror.
+// The Clients Manager's buttons: push a row, refresh the mirror (Sync All: sync_all.js).
 // Text from the server's JSON is only ever set with textContent; the only HTML taken in is
 // the page's own, re-read from the same origin to refresh the counts and the rows.
 //
@@ -8,8 +8,6 @@
 "use strict";
 
 (() => {
-  const POLL_MS = 400;
-  const MAX_FAILURES_SHOWN = 50;
   const CHANGED = "brevo-sync:changed";
   const AGE_TICK_MS = 30000;
   // The parts of the page a refresh replaces with their fresh copies.
@@ -120,90 +118,6 @@
     }
   }
 
-  // --- sync all, with the counts moving while it runs --------------------------------------
-
-  function showSummary(summary) {
-    for (const key of ["total", "synced", "pending", "failed"]) {
-      const element = document.querySelector(`[data-summary="${key}"]`);
-      if (element) element.textContent = Number(summary[key]).toLocaleString("en-US");
-    }
-  }
-
-  // The sweep's counts (brevo_sync.runs.counts): its phase, then how far the pushes are.
-  function describeCounts(counts) {
-    const data = counts || {};
-    const phase = typeof data.phase === "string" ? data.phase : "running";
-    const shown = ["queued", "synced", "failed", "remaining"]
-      .filter((key) => typeof data[key] === "number")
-      .map((key) => `${key} ${data[key]}`);
-    return shown.length ? `${phase} — ${shown.join(" · ")}` : phase;
-  }
-
-  function showResult(box, result) {
-    box.replaceChildren();
-    const failures = (result.results || []).filter((r) => !r.success);
-    if (result.message) box.append(node("p", "result", result.message));
-    box.append(node("p", result.failed ? "result warn" : "result ok",
-      `Synced ${result.synced}, failed ${result.failed} of ${result.total}.`));
-    if (result.remaining) {
-      box.append(node("p", "result", `${result.remaining} left for the next run (time budget reached).`));
-    }
-    if (failures.length) {
-      const list = node("ul", "failures");
-      for (const failure of failures.slice(0, MAX_FAILURES_SHOWN)) {
-        const item = node("li");
-        item.append(node("strong", "", failure.email || failure.customerId), " — ",
-          node("span", "reason", failure.message || failure.error || "failed"));
-        list.append(item);
-      }
-      box.append(list);
-      if (failures.length > MAX_FAILURES_SHOWN) {
-        box.append(node("p", "", `and ${failures.length - MAX_FAILURES_SHOWN} more (see Sync history).`));
-      }
-    }
-    const reload = node("a", "reload", "Show the updated list");
-    reload.href = window.location.href;
-    box.append(reload);
-    box.hidden = false;
-  }
-
-  async function syncAll(button, progress, box) {
-    button.disabled = true;
-    box.hidden = true;
-    progress.hidden = false;
-    progress.textContent = "Sync running: starting…";
-    let running = true;
-    const poller = (async () => {
-      while (running) {
-        try {
-          const summary = await call("GET", "/api/admin/customers/sync-all");
-          if (!running) break;
-          showSummary(summary);
-          if (summary.running) progress.textContent = `Sync running: ${describeCounts(summary.running.counts)}`;
-        } catch (_) {
-          // A missed poll only delays the next figures.
-        }
-        await new Promise((resolve) => setTimeout(resolve, POLL_MS));
-      }
-    })();
-    try {
-      showResult(box, await call("POST", "/api/admin/customers/sync-all", {}));
-      progress.textContent = "Sync finished.";
-    } catch (error) {
-      progress.textContent = `Sync failed: ${error.message}`;
-    } finally {
-      running = false;
-      await poller;
-      try {
-        showSummary(await call("GET", "/api/admin/customers/sync-all"));
-      } catch (_) {
-        // The figures on screen stay as last polled.
-      }
-      button.disabled = false;
-      changed();
-    }
-  }
-
   // --- the page stays true: counts, status card and rows read again after a change ----------
 
   function changed() {
@@ -311,19 +225,6 @@
       table.addEventListener("click", (event) => {
         const button = event.target.closest("button[data-push]");
         if (button && !button.disabled) push(button);
-      });
-    }
-    const syncButton = document.getElementById("sync-all");
-    const dialog = document.getElementById("confirm-sync");
-    if (syncButton && dialog) {
-      const progress = document.getElementById("sync-progress");
-      const box = document.getElementById("sync-result");
-      syncButton.addEventListener("click", () => {
-        dialog.returnValue = "";
-        dialog.showModal();
-      });
-      dialog.addEventListener("close", () => {
-        if (dialog.returnValue === "confirm") syncAll(syncButton, progress, box);
       });
     }
     const refreshButton = document.getElementById("refresh-brevo");
