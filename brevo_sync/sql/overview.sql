@@ -1,0 +1,59 @@
+-- The overview page's figures (brevo_sync/overview.py). Each is one short read; together
+-- they must answer in well under 100 ms with a million history rows (bench/bench_overview.py).
+
+-- name: overview_listeners
+-- Running listeners first, then the most recently seen; a deploy leaves its stopped ones.
+SELECT worker, host, pid, started_at, last_seen, stopped_at,
+       greatest(extract(epoch FROM now() - last_seen), 0)::float8 AS seen_seconds_ago
+FROM brevo_sync.listeners
+ORDER BY (stopped_at IS NULL AND last_seen > now() - make_interval(secs => %(stale)s)) DESC,
+         last_seen DESC, worker
+LIMIT %(limit)s;
+
+-- name: overview_queue
+SELECT count(*) AS pending,
+       count(*) FILTER (WHERE next_attempt_at <= now()
+                        AND (claimed_until IS NULL OR claimed_until < now())) AS ready,
+       count(*) FILTER (WHERE claimed_until >= now()) AS in_flight,
+       count(*) FILTER (WHERE next_attempt_at > now()
+                        AND (claimed_until IS NULL OR claimed_until < now())) AS retrying,
+       min(first_queued_at) AS oldest_queued_at,
+       greatest(extract(epoch FROM now() - min(first_queued_at)), 0)::float8 AS oldest_seconds
+FROM brevo_sync.queue;
+
+-- name: overview_hours
+-- Every hour of the window (UTC), the empty ones too. A push is an attempt that changed
+-- Brevo (create, update, remove); a failure is one that did not (refused, or to retry).
+-- The window is a range of history_at_counts_idx, read without visiting the rows.
+WITH window_start AS (
+    SELECT date_trunc('hour', now(), 'UTC') - make_interval(hours => %(hours)s - 1) AS at
+),
+counted AS (
+    SELECT date_trunc('hour', h.at, 'UTC') AS hour,
+           count(*) FILTER (WHERE h.outcome = 'ok' AND h.action = ANY(%(push_actions)s))
+               AS pushes,
+           count(*) FILTER (WHERE h.outcome IN ('error', 'retry')) AS failures,
+           count(*) FILTER (WHERE h.outcome = 'retry') AS retries
+    FROM brevo_sync.history h
+    WHERE h.at >= (SELECT at FROM window_start)
+    GROUP BY 1
+)
+SELECT s.hour, coalesce(c.pushes, 0) AS pushes, coalesce(c.failures, 0) AS failures,
+       coalesce(c.retries, 0) AS retries
+FROM generate_series((SELECT at FROM window_start), date_trunc('hour', now(), 'UTC'),
+                     interval '1 hour') AS s(hour)
+LEFT JOIN counted c ON c.hour = s.hour
+ORDER BY s.hour;
+
+-- name: overview_sweeps
+-- The last reconcile runs (hourly cron, `reconcile`, the admin's Sync All), newest first.
+SELECT id, source, started_at, finished_at, status, counts, message,
+       greatest(extract(epoch FROM coalesce(finished_at, now()) - started_at), 0)::float8
+           AS seconds
+FROM brevo_sync.runs
+WHERE kind = 'reconcile'
+ORDER BY started_at DESC, id DESC
+LIMIT %(limit)s;
+
+-- name: overview_now
+SELECT now() AS now;
