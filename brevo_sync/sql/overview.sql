@@ -18,7 +18,10 @@ SELECT count(*) AS pending,
        count(*) FILTER (WHERE next_attempt_at > now()
                         AND (claimed_until IS NULL OR claimed_until < now())) AS retrying,
        min(first_queued_at) AS oldest_queued_at,
-       greatest(extract(epoch FROM now() - min(first_queued_at)), 0)::float8 AS oldest_seconds
+       -- greatest() skips a NULL: an empty queue would say 0 s instead of none.
+       CASE WHEN count(*) > 0
+            THEN greatest(extract(epoch FROM now() - min(first_queued_at)), 0)::float8
+       END AS oldest_seconds
 FROM brevo_sync.queue;
 
 -- name: overview_hours
