@@ -31,7 +31,7 @@ is an attempt that changed Brevo (create, update, remove); a failure one that di
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from psycopg import AsyncConnection
@@ -47,6 +47,10 @@ HOURS = 48
 LISTENERS_SHOWN = 10
 SWEEPS_SHOWN = 10
 PUSH_ACTIONS = ["create", "update", "remove"]
+# A history row carries the time its statement started, and is committed when the statement
+# ends: an hour ended this long ago no longer changes, and its counts are kept
+# (brevo_sync.history_hours) instead of being counted again on every read.
+SETTLE_SECONDS = 300.0
 
 ListenerState = Literal["running", "stopped", "silent"]
 
@@ -76,6 +80,30 @@ def duration(seconds: float) -> str:
 def stamp(value: datetime) -> str:
     """A moment as the page shows it, in UTC to the second."""
     return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+@dataclass(frozen=True)
+class Window:
+    """The chart's hours: `start` to `current` (the hour under way), all UTC hour starts.
+    Hours before `settled` are settled (counted once and kept), the rest are counted live."""
+
+    start: datetime
+    settled: datetime
+    current: datetime
+
+    def params(self) -> dict[str, Any]:
+        return {"start": self.start, "settled": self.settled, "current": self.current,
+                "push_actions": PUSH_ACTIONS}
+
+
+def hour_window(now: datetime, hours: int = HOURS, settle: float = SETTLE_SECONDS) -> Window:
+    current = _hour_of(now)
+    return Window(start=current - timedelta(hours=hours - 1),
+                  settled=_hour_of(now - timedelta(seconds=settle)), current=current)
+
+
+def _hour_of(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
 
 
 @dataclass(frozen=True)
@@ -215,7 +243,7 @@ async def read_overview(conn: AsyncConnection[Any], *, hours: int = HOURS) -> Ov
     beats = await _all(conn, "overview_listeners",
                        {"stale": SILENT_AFTER_SECONDS, "limit": LISTENERS_SHOWN})
     depth = await _one(conn, "overview_queue", {})
-    per_hour = await _all(conn, "overview_hours", {"hours": hours, "push_actions": PUSH_ACTIONS})
+    per_hour = await read_hours(conn, hour_window(now["now"], hours))
     runs = await _all(conn, "overview_sweeps", {"limit": SWEEPS_SHOWN})
     return Overview(
         generated_at=now["now"],
@@ -225,6 +253,15 @@ async def read_overview(conn: AsyncConnection[Any], *, hours: int = HOURS) -> Ov
         hours=[Hour(**row) for row in per_hour],
         sweeps=[Sweep(**{**row, "counts": dict(row["counts"] or {})}) for row in runs],
     )
+
+
+async def read_hours(conn: AsyncConnection[Any], window: Window) -> list[dict[str, Any]]:
+    """Pushes and failures per hour of `window`: settled hours not counted yet are counted
+    and kept first (once an hour, or once for the whole window after a quiet while)."""
+    filled = await conn.execute(q("overview_hours_fill"), window.params())
+    if filled.rowcount:
+        await conn.execute(q("overview_hours_forget"), window.params())
+    return await _all(conn, "overview_hours", window.params())
 
 
 async def _one(conn: AsyncConnection[Any], name: str, params: dict[str, Any]) -> Any:

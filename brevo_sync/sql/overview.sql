@@ -24,12 +24,15 @@ SELECT count(*) AS pending,
        END AS oldest_seconds
 FROM brevo_sync.queue;
 
--- name: overview_hours
--- Every hour of the window (UTC), the empty ones too. A push is an attempt that changed
--- Brevo (create, update, remove); a failure is one that did not (refused, or to retry).
--- The window is a range of history_at_counts_idx, read without visiting the rows.
-WITH window_start AS (
-    SELECT date_trunc('hour', now(), 'UTC') - make_interval(hours => %(hours)s - 1) AS at
+-- name: overview_hours_fill
+-- Count the settled hours of the window not counted yet (the empty ones too, as zeros), and
+-- keep them. A push is an attempt that changed Brevo (create, update, remove); a failure
+-- one that did not (refused, or to retry). Two overviews filling at once: the first wins.
+WITH missing AS (
+    SELECT s.hour
+    FROM generate_series(%(start)s::timestamptz, %(settled)s::timestamptz - interval '1 hour',
+                         interval '1 hour') AS s(hour)
+    WHERE NOT EXISTS (SELECT FROM brevo_sync.history_hours k WHERE k.hour = s.hour)
 ),
 counted AS (
     SELECT date_trunc('hour', h.at, 'UTC') AS hour,
@@ -38,14 +41,39 @@ counted AS (
            count(*) FILTER (WHERE h.outcome IN ('error', 'retry')) AS failures,
            count(*) FILTER (WHERE h.outcome = 'retry') AS retries
     FROM brevo_sync.history h
-    WHERE h.at >= (SELECT at FROM window_start)
+    WHERE h.at >= (SELECT min(hour) FROM missing)
+      AND h.at < (SELECT max(hour) FROM missing) + interval '1 hour'
     GROUP BY 1
 )
-SELECT s.hour, coalesce(c.pushes, 0) AS pushes, coalesce(c.failures, 0) AS failures,
-       coalesce(c.retries, 0) AS retries
-FROM generate_series((SELECT at FROM window_start), date_trunc('hour', now(), 'UTC'),
-                     interval '1 hour') AS s(hour)
-LEFT JOIN counted c ON c.hour = s.hour
+INSERT INTO brevo_sync.history_hours (hour, pushes, failures, retries)
+SELECT m.hour, coalesce(c.pushes, 0), coalesce(c.failures, 0), coalesce(c.retries, 0)
+FROM missing m LEFT JOIN counted c ON c.hour = m.hour
+ON CONFLICT (hour) DO NOTHING;
+
+-- name: overview_hours_forget
+-- Hours gone out of the window, with a day's margin.
+DELETE FROM brevo_sync.history_hours WHERE hour < %(start)s::timestamptz - interval '1 day';
+
+-- name: overview_hours
+-- Every hour of the window (UTC), oldest first: settled ones as kept, open ones counted now.
+WITH open AS (
+    SELECT date_trunc('hour', h.at, 'UTC') AS hour,
+           count(*) FILTER (WHERE h.outcome = 'ok' AND h.action = ANY(%(push_actions)s))
+               AS pushes,
+           count(*) FILTER (WHERE h.outcome IN ('error', 'retry')) AS failures,
+           count(*) FILTER (WHERE h.outcome = 'retry') AS retries
+    FROM brevo_sync.history h
+    WHERE h.at >= greatest(%(settled)s::timestamptz, %(start)s::timestamptz)
+    GROUP BY 1
+)
+SELECT s.hour,
+       coalesce(k.pushes, o.pushes, 0) AS pushes,
+       coalesce(k.failures, o.failures, 0) AS failures,
+       coalesce(k.retries, o.retries, 0) AS retries
+FROM generate_series(%(start)s::timestamptz, %(current)s::timestamptz, interval '1 hour')
+     AS s(hour)
+LEFT JOIN brevo_sync.history_hours k ON k.hour = s.hour AND s.hour < %(settled)s::timestamptz
+LEFT JOIN open o ON o.hour = s.hour
 ORDER BY s.hour;
 
 -- name: overview_sweeps

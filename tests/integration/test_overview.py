@@ -84,6 +84,23 @@ async def test_pushes_and_failures_are_counted_per_hour_over_48_hours(db: Db, po
     assert sum(h.pushes for h in hours) == 13 and sum(h.failures for h in hours) == 5
 
 
+async def test_settled_hours_are_counted_once_and_open_ones_on_every_read(
+        db: Db, pool: Pool) -> None:
+    history(db, 3, "create", "ok", 2)
+    history(db, 0, "create", "ok", 1)
+    async with pool.connection() as conn:
+        first = (await read_overview(conn)).hours
+    kept = db.execute("SELECT count(*) AS n, sum(pushes) AS pushes FROM brevo_sync.history_hours"
+                      ).fetchone()
+    assert kept is not None and kept["pushes"] == 2 and 46 <= kept["n"] <= 47
+    history(db, 0, "update", "ok", 4)      # the hour under way: counted again
+    history(db, 3, "update", "ok", 100)    # backdated into a settled hour: kept as counted
+    async with pool.connection() as conn:
+        second = (await read_overview(conn)).hours
+    assert (first[-1].pushes, second[-1].pushes) == (1, 5)
+    assert first[-4].pushes == second[-4].pushes == 2
+
+
 async def test_the_last_sweeps_newest_first_with_their_counts(db: Db, pool: Pool) -> None:
     for n in range(12):
         sweep(db, 60 * (n + 1), "done", {"synced": n, "failed": 0, "drift_found": n})

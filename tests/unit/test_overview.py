@@ -8,12 +8,14 @@ import pytest
 
 from api.overview import describe_activity, figure
 from brevo_sync.overview import (
+    SETTLE_SECONDS,
     SILENT_AFTER_SECONDS,
     Hour,
     ListenerBeat,
     Overview,
     QueueDepth,
     duration,
+    hour_window,
     listener_state,
 )
 
@@ -89,3 +91,19 @@ def test_the_chart_is_described_in_one_sentence() -> None:
 def test_a_run_count_not_recorded_is_a_dash() -> None:
     assert figure(1234) == "1,234" and figure(0) == "0"
     assert figure(None) == "—" and figure("7") == "—" and figure(True) == "—"
+
+
+def test_the_window_is_48_utc_hours_ending_with_the_one_under_way() -> None:
+    window = hour_window(datetime(2026, 11, 28, 10, 42, 7, tzinfo=UTC))
+    assert window.current == datetime(2026, 11, 28, 10, tzinfo=UTC)
+    assert window.start == datetime(2026, 11, 26, 11, tzinfo=UTC)
+    # Ended more than SETTLE_SECONDS ago: every hour before the current one.
+    assert window.settled == window.current
+
+
+def test_an_hour_just_ended_is_not_settled_yet() -> None:
+    just_after = datetime(2026, 11, 28, 10, 3, tzinfo=UTC)
+    assert SETTLE_SECONDS == 300
+    assert hour_window(just_after).settled == datetime(2026, 11, 28, 9, tzinfo=UTC)
+    assert hour_window(just_after + timedelta(minutes=2)).settled == \
+        datetime(2026, 11, 28, 10, tzinfo=UTC)
