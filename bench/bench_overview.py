@@ -44,7 +44,7 @@ FROM public.customers;
 
 -- The chart's window: a share of the rows, with a resync's burst in one hour.
 INSERT INTO brevo_sync.history (at, customer_id, email, action, outcome, message, source)
-SELECT now() - CASE WHEN n %% 3 = 0 THEN interval '20 hours' + random() * interval '1 hour'
+SELECT now() - CASE WHEN n %% 3 = 0 THEN make_interval(hours => %(burst)s) + random() * interval '1 hour'
                     ELSE random() * interval '48 hours' END,
        gen_random_uuid(), 'customer' || n || '@example.com',
        (ARRAY['create', 'update', 'update', 'remove', 'none'])[1 + n %% 5],
@@ -82,6 +82,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--history", type=int, default=1_000_000)
     parser.add_argument("--recent-share", type=float, default=0.25,
                         help="share of the history rows in the last 48 hours")
+    parser.add_argument("--burst-hours-ago", type=int, default=20,
+                        help="when the resync's burst (a third of the recent rows) happened;"
+                             " 0: in the hour under way, counted on every read")
     parser.add_argument("--repeat", type=int, default=60, help="timed requests per route")
     args = parser.parse_args(argv)
     server = os.environ.get("BENCH_DATABASE_URL") or os.environ.get("TEST_DATABASE_URL") \
@@ -89,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     with scratch_database(server) as url:
         started = time.perf_counter()
         recent = int(args.history * args.recent_share)
-        seed(url, args.customers, recent, args.history - recent)
+        seed(url, args.customers, recent, args.history - recent, args.burst_hours_ago)
         print(f"seeded {args.customers:,} customers (all pending), {args.history:,} history rows"
               f" ({recent:,} in the last 48 h) in {time.perf_counter() - started:.1f} s",
               file=sys.stderr)
@@ -98,10 +101,10 @@ def main(argv: list[str] | None = None) -> int:
     return report(timings)
 
 
-def seed(url: str, customers: int, recent: int, older: int) -> None:
+def seed(url: str, customers: int, recent: int, older: int, burst: int) -> None:
     with psycopg.connect(url, autocommit=True) as conn:
         params = {"customers": customers, "recent": recent, "older": older,
-                  "days": RETENTION_DAYS}
+                  "days": RETENTION_DAYS, "burst": burst}
         with conn.transaction():
             for statement in SEED.split(";\n"):
                 if statement.strip():
@@ -109,6 +112,8 @@ def seed(url: str, customers: int, recent: int, older: int) -> None:
                                              if f"%({k})s" in statement})
         # As autovacuum leaves a table that has settled: statistics and the visibility map.
         conn.execute("VACUUM ANALYZE")
+        # The seeding took a while: the running listeners have beaten since.
+        conn.execute("UPDATE brevo_sync.listeners SET last_seen = now() WHERE stopped_at IS NULL")
 
 
 def run(base: str, repeat: int) -> dict[str, list[float]]:
@@ -116,7 +121,9 @@ def run(base: str, repeat: int) -> dict[str, list[float]]:
     with httpx.Client(base_url=base, auth=("admin", PASSWORD), timeout=30) as http:
         for label, path in (("GET /api/admin/overview", "/api/admin/overview"),
                             ("GET /admin (page)", "/admin")):
-            for _ in range(3):  # warm up: connections, templates, caches
+            # The first read counts the window's settled hours and keeps them: once.
+            timings[f"{label}, first"] = [_timed(http, path)]
+            for _ in range(3):  # warm up: connections, templates
                 http.get(path).raise_for_status()
             timings[label] = [_timed(http, path) for _ in range(repeat)]
         data = http.get("/api/admin/overview").json()
@@ -136,12 +143,13 @@ def _timed(http: httpx.Client, path: str) -> float:
 
 
 def report(timings: dict[str, list[float]]) -> int:
-    print(f"{'request':<28} {'n':>4} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8}")
+    print(f"{'request':<35} {'n':>4} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8}")
     worst = 0.0
     for label, values in timings.items():
         p95 = percentile(values, 95)
-        worst = max(worst, p95)
-        print(f"{label:<28} {len(values):>4} {median(values):8.1f} {p95:8.1f} {max(values):8.1f}")
+        if not label.endswith(", first"):
+            worst = max(worst, p95)
+        print(f"{label:<35} {len(values):>4} {median(values):8.1f} {p95:8.1f} {max(values):8.1f}")
     verdict = "within" if worst <= TARGET_P95_MS else "OVER"
     print(f"worst p95: {worst:.1f} ms ({verdict} the {TARGET_P95_MS:.0f} ms target)")
     return 0 if worst <= TARGET_P95_MS else 1
