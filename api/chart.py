@@ -90,7 +90,8 @@ def hourly_bars(hours: Sequence[datetime], series: Sequence[Series], *, title: s
         *_legend(series, layout),
         "</svg>",
     ]
-    return Markup("\n".join(parts))
+    # Every text and attribute value above went through escape().
+    return Markup("\n".join(parts))  # noqa: S704
 
 
 def _y_axis(ticks: list[int], scale: float, layout: Layout) -> list[str]:

@@ -44,7 +44,8 @@ FROM public.customers;
 
 -- The chart's window: a share of the rows, with a resync's burst in one hour.
 INSERT INTO brevo_sync.history (at, customer_id, email, action, outcome, message, source)
-SELECT now() - CASE WHEN n %% 3 = 0 THEN make_interval(hours => %(burst)s) + random() * interval '1 hour'
+SELECT now() - CASE WHEN n %% 3 = 0
+                    THEN make_interval(hours => %(burst)s) + random() * interval '1 hour'
                     ELSE random() * interval '48 hours' END,
        gen_random_uuid(), 'customer' || n || '@example.com',
        (ARRAY['create', 'update', 'update', 'remove', 'none'])[1 + n %% 5],
@@ -70,7 +71,8 @@ FROM generate_series(1, 24 * %(days)s) AS h;
 
 INSERT INTO brevo_sync.listeners (worker, host, pid, started_at, last_seen, stopped_at)
 VALUES ('web-1:101:aaaaaa', 'web-1', 101, now() - interval '3 days', now(), NULL),
-       ('web-2:102:bbbbbb', 'web-2', 102, now() - interval '3 days', now() - interval '2 s', NULL),
+       ('web-2:102:bbbbbb', 'web-2', 102, now() - interval '3 days', now() - interval '2 s',
+        NULL),
        ('web-1:99:cccccc', 'web-1', 99, now() - interval '4 days', now() - interval '3 days',
         now() - interval '3 days');
 """

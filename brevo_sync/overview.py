@@ -25,7 +25,9 @@ A listener is "running" while its heartbeat (listener/heartbeat.py, every HEARTB
 is younger than SILENT_AFTER_SECONDS; "stopped" once it recorded a graceful stop; "silent"
 when its heartbeats stopped without one (killed, hung, cut off from the database). A push
 is an attempt that changed Brevo (create, update, remove); a failure one that did not
-(refused for good, or left to retry: `retries` counts those among the failures).
+(refused for good, or left to retry: `retries` counts those among the failures). Hours that
+ended SETTLE_SECONDS ago are counted once and kept (brevo_sync.history_hours); the hours
+still open are counted on every read.
 """
 
 from __future__ import annotations

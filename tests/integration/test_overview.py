@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
+from itertools import pairwise
 from typing import Any
 
 import httpx
@@ -33,13 +34,15 @@ def listener_row(db: Db, worker: str, *, seen_ago: float, stopped: bool = False)
     db.execute(
         "INSERT INTO brevo_sync.listeners (worker, host, pid, started_at, last_seen, stopped_at)"
         " VALUES (%s, 'box', 42, now() - interval '1 hour',"
-        " now() - make_interval(secs => %s), CASE WHEN %s THEN now() - make_interval(secs => %s) END)",
+        " now() - make_interval(secs => %s),"
+        " CASE WHEN %s THEN now() - make_interval(secs => %s) END)",
         (worker, seen_ago, stopped, seen_ago))
 
 
 def sweep(db: Db, minutes_ago: int, status: str, counts: dict[str, Any]) -> None:
     db.execute(
-        "INSERT INTO brevo_sync.runs (kind, source, started_at, finished_at, status, counts, message)"
+        "INSERT INTO brevo_sync.runs"
+        " (kind, source, started_at, finished_at, status, counts, message)"
         " VALUES ('reconcile', 'cron', now() - make_interval(mins => %s),"
         " now() - make_interval(mins => %s) + interval '30 s', %s, %s, %s)",
         (minutes_ago, minutes_ago, status, json.dumps(counts), f"run {minutes_ago} min ago"))
@@ -77,7 +80,7 @@ async def test_pushes_and_failures_are_counted_per_hour_over_48_hours(db: Db, po
     async with pool.connection() as conn:
         hours = (await read_overview(conn)).hours
     assert len(hours) == HOURS
-    assert all((b.hour - a.hour).total_seconds() == 3600 for a, b in zip(hours, hours[1:]))
+    assert all((b.hour - a.hour).total_seconds() == 3600 for a, b in pairwise(hours))
     assert (hours[-1].pushes, hours[-1].failures, hours[-1].retries) == (4, 0, 0)
     assert (hours[-3].pushes, hours[-3].failures, hours[-3].retries) == (2, 5, 4)
     assert (hours[0].pushes, hours[0].failures) == (7, 0)
