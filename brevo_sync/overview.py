@@ -25,9 +25,9 @@ A listener is "running" while its heartbeat (listener/heartbeat.py, every HEARTB
 is younger than SILENT_AFTER_SECONDS; "stopped" once it recorded a graceful stop; "silent"
 when its heartbeats stopped without one (killed, hung, cut off from the database). A push
 is an attempt that changed Brevo (create, update, remove); a failure one that did not
-(refused for good, or left to retry: `retries` counts those among the failures). Hours that
-ended SETTLE_SECONDS ago are counted once and kept (brevo_sync.history_hours); the hours
-still open are counted on every read.
+(refused for good, or left to retry: `retries` counts those among the failures).
+Rows older than SETTLE_SECONDS are counted once and their counts kept per hour
+(brevo_sync.history_hours); only newer rows are counted on every read.
 """
 
 from __future__ import annotations
@@ -49,10 +49,12 @@ HOURS = 48
 LISTENERS_SHOWN = 10
 SWEEPS_SHOWN = 10
 PUSH_ACTIONS = ["create", "update", "remove"]
-# A history row carries the time its statement started, and is committed when the statement
-# ends: an hour ended this long ago no longer changes, and its counts are kept
+# A history row carries the time its statement started, and is committed when that (short)
+# statement ends: rows older than this no longer change, and their counts are kept
 # (brevo_sync.history_hours) instead of being counted again on every read.
-SETTLE_SECONDS = 300.0
+SETTLE_SECONDS = 60.0
+# Any constant works; this one spells "bhours" in ASCII.
+FILL_LOCK_KEY = 0x62_68_6F_75_72_73
 
 ListenerState = Literal["running", "stopped", "silent"]
 
@@ -86,8 +88,8 @@ def stamp(value: datetime) -> str:
 
 @dataclass(frozen=True)
 class Window:
-    """The chart's hours: `start` to `current` (the hour under way), all UTC hour starts.
-    Hours before `settled` are settled (counted once and kept), the rest are counted live."""
+    """The chart's hours: `start` to `current` (the hour under way), UTC hour starts. Rows
+    before `settled` are settled: counted once and kept; those after are counted live."""
 
     start: datetime
     settled: datetime
@@ -101,7 +103,7 @@ class Window:
 def hour_window(now: datetime, hours: int = HOURS, settle: float = SETTLE_SECONDS) -> Window:
     current = _hour_of(now)
     return Window(start=current - timedelta(hours=hours - 1),
-                  settled=_hour_of(now - timedelta(seconds=settle)), current=current)
+                  settled=now - timedelta(seconds=settle), current=current)
 
 
 def _hour_of(moment: datetime) -> datetime:
@@ -240,16 +242,20 @@ class Overview:
 
 
 async def read_overview(conn: AsyncConnection[Any], *, hours: int = HOURS) -> Overview:
-    """Every figure, read on one connection (a few short statements, no lock taken)."""
-    now = await _one(conn, "overview_now", {})
-    beats = await _all(conn, "overview_listeners",
-                       {"stale": SILENT_AFTER_SECONDS, "limit": LISTENERS_SHOWN})
-    depth = await _one(conn, "overview_queue", {})
-    per_hour = await read_hours(conn, hour_window(now["now"], hours))
-    runs = await _all(conn, "overview_sweeps", {"limit": SWEEPS_SHOWN})
+    """Every figure, in one short transaction on `conn` (autocommit): a few reads, and the
+    per-hour counts brought forward (see read_hours). No lock the application needs."""
+    async with conn.transaction():
+        await conn.execute(q("overview_settings"))
+        now = await _one(conn, "overview_now", {})
+        beats = await _all(conn, "overview_listeners",
+                           {"stale": SILENT_AFTER_SECONDS, "limit": LISTENERS_SHOWN})
+        depth = await _one(conn, "overview_queue", {})
+        per_hour = await read_hours(conn, hour_window(now["now"], hours))
+        runs = await _all(conn, "overview_sweeps", {"limit": SWEEPS_SHOWN})
+        paused = await read_refusal(conn)
     return Overview(
         generated_at=now["now"],
-        paused=await read_refusal(conn),
+        paused=paused,
         listeners=[ListenerBeat(**row) for row in beats],
         queue=QueueDepth(**depth),
         hours=[Hour(**row) for row in per_hour],
@@ -258,10 +264,12 @@ async def read_overview(conn: AsyncConnection[Any], *, hours: int = HOURS) -> Ov
 
 
 async def read_hours(conn: AsyncConnection[Any], window: Window) -> list[dict[str, Any]]:
-    """Pushes and failures per hour of `window`: settled hours not counted yet are counted
-    and kept first (once an hour, or once for the whole window after a quiet while)."""
-    filled = await conn.execute(q("overview_hours_fill"), window.params())
-    if filled.rowcount:
+    """Pushes and failures per hour of `window`, inside the caller's transaction. Settled rows
+    not counted yet are counted and kept first, by one overview at a time (a concurrent one
+    reads past the kept counts, which its snapshot shows as they were)."""
+    locked = await _one(conn, "overview_fill_lock", {"key": FILL_LOCK_KEY})
+    if locked["locked"]:
+        await conn.execute(q("overview_hours_fill"), window.params())
         await conn.execute(q("overview_hours_forget"), window.params())
     return await _all(conn, "overview_hours", window.params())
 

@@ -11,17 +11,17 @@ CREATE TABLE brevo_sync.listeners (
     stopped_at timestamptz
 );
 
--- The overview's pushes and failures per hour over the last 48 hours. An hour that ended a
--- few minutes ago no longer changes (history rows are written with the time of their own
--- statement), so it is counted once, by the first overview to need it, and kept here; only
--- the hours still open are counted on each read. Counting the whole window on every read
--- took 130 ms with 250,000 rows in it (bench/bench_overview.py).
+-- The overview's pushes and failures per hour over the last 48 hours. History rows carry the
+-- time their own (short) statement started, so rows older than a minute no longer change:
+-- they are counted once, by the first overview to need them, and the counts kept here, each
+-- hour's up to `counted_until`; a read counts only the rows after that. Counting the whole
+-- window on every read took 130 ms with 250,000 rows in it (bench/bench_overview.py).
 CREATE TABLE brevo_sync.history_hours (
     hour timestamptz PRIMARY KEY,                 -- the hour's start, UTC
     pushes integer NOT NULL,
     failures integer NOT NULL,
     retries integer NOT NULL,
-    counted_at timestamptz NOT NULL DEFAULT now()
+    counted_until timestamptz NOT NULL            -- rows from `hour` up to here are counted
 );
 
 -- With outcome and action in the index, counting an hour is an index-only scan of its range,

@@ -24,56 +24,71 @@ SELECT count(*) AS pending,
        END AS oldest_seconds
 FROM brevo_sync.queue;
 
+-- name: overview_settings
+-- For the overview's transaction only. Its statements read a few index ranges and one small
+-- table: compiling them (planned for 1000 hours, as generate_series is) or starting a
+-- parallel worker to count the queue cost more than running them (measured: 15 ms each).
+SELECT set_config('jit', 'off', true),
+       set_config('max_parallel_workers_per_gather', '0', true);
+
+-- name: overview_fill_lock
+-- One overview at a time brings the kept counts forward; the others read past them.
+SELECT pg_try_advisory_xact_lock(%(key)s) AS locked;
+
 -- name: overview_hours_fill
--- Count the settled hours of the window not counted yet (the empty ones too, as zeros), and
--- keep them. A push is an attempt that changed Brevo (create, update, remove); a failure
--- one that did not (refused, or to retry). Two overviews filling at once: the first wins.
-WITH missing AS (
-    SELECT s.hour
-    FROM generate_series(%(start)s::timestamptz, %(settled)s::timestamptz - interval '1 hour',
-                         interval '1 hour') AS s(hour)
-    WHERE NOT EXISTS (SELECT FROM brevo_sync.history_hours k WHERE k.hour = s.hour)
+-- Count each hour's settled rows not counted yet (before `settled`, a minute ago) and add
+-- them to the kept counts, empty hours as zeros. A push is an attempt that changed Brevo
+-- (create, update, remove); a failure one that did not (refused, or to retry).
+WITH todo AS (
+    SELECT s.hour, coalesce(k.counted_until, s.hour) AS from_at,
+           least(s.hour + interval '1 hour', %(settled)s::timestamptz) AS to_at
+    FROM generate_series(%(start)s::timestamptz, %(current)s::timestamptz, interval '1 hour')
+         AS s(hour)
+    LEFT JOIN brevo_sync.history_hours k ON k.hour = s.hour
 ),
+-- Each hour a range of history_at_counts_idx of its own (a join would read the window).
 counted AS (
-    SELECT date_trunc('hour', h.at, 'UTC') AS hour,
-           count(*) FILTER (WHERE h.outcome = 'ok' AND h.action = ANY(%(push_actions)s))
-               AS pushes,
-           count(*) FILTER (WHERE h.outcome IN ('error', 'retry')) AS failures,
-           count(*) FILTER (WHERE h.outcome = 'retry') AS retries
-    FROM brevo_sync.history h
-    WHERE h.at >= (SELECT min(hour) FROM missing)
-      AND h.at < (SELECT max(hour) FROM missing) + interval '1 hour'
-    GROUP BY 1
+    SELECT t.hour, t.to_at, c.pushes, c.failures, c.retries
+    FROM todo t
+    CROSS JOIN LATERAL (
+        SELECT count(*) FILTER (WHERE h.outcome = 'ok' AND h.action = ANY(%(push_actions)s))
+                   AS pushes,
+               count(*) FILTER (WHERE h.outcome IN ('error', 'retry')) AS failures,
+               count(*) FILTER (WHERE h.outcome = 'retry') AS retries
+        FROM brevo_sync.history h
+        WHERE h.at >= t.from_at AND h.at < t.to_at
+    ) AS c
+    WHERE t.to_at > t.from_at
 )
-INSERT INTO brevo_sync.history_hours (hour, pushes, failures, retries)
-SELECT m.hour, coalesce(c.pushes, 0), coalesce(c.failures, 0), coalesce(c.retries, 0)
-FROM missing m LEFT JOIN counted c ON c.hour = m.hour
-ON CONFLICT (hour) DO NOTHING;
+INSERT INTO brevo_sync.history_hours AS k (hour, pushes, failures, retries, counted_until)
+SELECT hour, pushes, failures, retries, to_at FROM counted
+ON CONFLICT (hour) DO UPDATE SET
+    pushes = k.pushes + EXCLUDED.pushes,
+    failures = k.failures + EXCLUDED.failures,
+    retries = k.retries + EXCLUDED.retries,
+    counted_until = EXCLUDED.counted_until;
 
 -- name: overview_hours_forget
 -- Hours gone out of the window, with a day's margin.
 DELETE FROM brevo_sync.history_hours WHERE hour < %(start)s::timestamptz - interval '1 day';
 
 -- name: overview_hours
--- Every hour of the window (UTC), oldest first: settled ones as kept, open ones counted now.
-WITH open AS (
-    SELECT date_trunc('hour', h.at, 'UTC') AS hour,
-           count(*) FILTER (WHERE h.outcome = 'ok' AND h.action = ANY(%(push_actions)s))
+-- Every hour of the window (UTC), oldest first: the kept counts, plus the rows after them.
+SELECT s.hour,
+       coalesce(k.pushes, 0) + o.pushes AS pushes,
+       coalesce(k.failures, 0) + o.failures AS failures,
+       coalesce(k.retries, 0) + o.retries AS retries
+FROM generate_series(%(start)s::timestamptz, %(current)s::timestamptz, interval '1 hour')
+     AS s(hour)
+LEFT JOIN brevo_sync.history_hours k ON k.hour = s.hour
+CROSS JOIN LATERAL (
+    SELECT count(*) FILTER (WHERE h.outcome = 'ok' AND h.action = ANY(%(push_actions)s))
                AS pushes,
            count(*) FILTER (WHERE h.outcome IN ('error', 'retry')) AS failures,
            count(*) FILTER (WHERE h.outcome = 'retry') AS retries
     FROM brevo_sync.history h
-    WHERE h.at >= greatest(%(settled)s::timestamptz, %(start)s::timestamptz)
-    GROUP BY 1
-)
-SELECT s.hour,
-       coalesce(k.pushes, o.pushes, 0) AS pushes,
-       coalesce(k.failures, o.failures, 0) AS failures,
-       coalesce(k.retries, o.retries, 0) AS retries
-FROM generate_series(%(start)s::timestamptz, %(current)s::timestamptz, interval '1 hour')
-     AS s(hour)
-LEFT JOIN brevo_sync.history_hours k ON k.hour = s.hour AND s.hour < %(settled)s::timestamptz
-LEFT JOIN open o ON o.hour = s.hour
+    WHERE h.at >= coalesce(k.counted_until, s.hour) AND h.at < s.hour + interval '1 hour'
+) AS o
 ORDER BY s.hour;
 
 -- name: overview_sweeps

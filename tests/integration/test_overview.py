@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import uuid
@@ -87,21 +88,43 @@ async def test_pushes_and_failures_are_counted_per_hour_over_48_hours(db: Db, po
     assert sum(h.pushes for h in hours) == 13 and sum(h.failures for h in hours) == 5
 
 
-async def test_settled_hours_are_counted_once_and_open_ones_on_every_read(
+def history_now(db: Db, action: str, outcome: str, n: int = 1) -> None:
+    """As the sync writes it: at the time of the statement."""
+    db.execute("INSERT INTO brevo_sync.history (customer_id, action, outcome, source)"
+               " SELECT gen_random_uuid(), %s, %s, 'listener' FROM generate_series(1, %s)",
+               (action, outcome, n))
+
+
+async def test_settled_rows_are_counted_once_and_newer_ones_on_every_read(
         db: Db, pool: Pool) -> None:
     history(db, 3, "create", "ok", 2)
-    history(db, 0, "create", "ok", 1)
+    history_now(db, "create", "ok")
     async with pool.connection() as conn:
         first = (await read_overview(conn)).hours
-    kept = db.execute("SELECT count(*) AS n, sum(pushes) AS pushes FROM brevo_sync.history_hours"
-                      ).fetchone()
-    assert kept is not None and kept["pushes"] == 2 and 46 <= kept["n"] <= 47
-    history(db, 0, "update", "ok", 4)      # the hour under way: counted again
+    kept = db.execute("SELECT count(*) AS n, sum(pushes) AS pushes,"
+                      " bool_and(counted_until <= now() - interval '59 s') AS settled"
+                      " FROM brevo_sync.history_hours").fetchone()
+    assert kept is not None and kept["n"] == 48 and kept["settled"]
+    assert kept["pushes"] == 2  # the row just written is counted live, not kept
+    history_now(db, "update", "ok", 4)     # new rows: counted on the next read
     history(db, 3, "update", "ok", 100)    # backdated into a settled hour: kept as counted
     async with pool.connection() as conn:
         second = (await read_overview(conn)).hours
     assert (first[-1].pushes, second[-1].pushes) == (1, 5)
     assert first[-4].pushes == second[-4].pushes == 2
+
+
+async def test_two_overviews_at_once_count_each_row_once(db: Db, pool: Pool) -> None:
+    history(db, 5, "create", "ok", 3)
+    history(db, 1, "update", "error", 2)
+    async def totals() -> tuple[int, int]:
+        async with pool.connection() as conn:
+            overview = await read_overview(conn)
+        return sum(h.pushes for h in overview.hours), sum(h.failures for h in overview.hours)
+
+    results = await asyncio.gather(*(totals() for _ in range(6)))
+    assert set(results) == {(3, 2)}
+    assert await totals() == (3, 2)
 
 
 async def test_the_last_sweeps_newest_first_with_their_counts(db: Db, pool: Pool) -> None:

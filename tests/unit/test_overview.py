@@ -94,16 +94,10 @@ def test_a_run_count_not_recorded_is_a_dash() -> None:
 
 
 def test_the_window_is_48_utc_hours_ending_with_the_one_under_way() -> None:
-    window = hour_window(datetime(2026, 11, 28, 10, 42, 7, tzinfo=UTC))
+    now = datetime(2026, 11, 28, 10, 42, 7, tzinfo=UTC)
+    window = hour_window(now)
     assert window.current == datetime(2026, 11, 28, 10, tzinfo=UTC)
     assert window.start == datetime(2026, 11, 26, 11, tzinfo=UTC)
-    # Ended more than SETTLE_SECONDS ago: every hour before the current one.
-    assert window.settled == window.current
-
-
-def test_an_hour_just_ended_is_not_settled_yet() -> None:
-    just_after = datetime(2026, 11, 28, 10, 3, tzinfo=UTC)
-    assert SETTLE_SECONDS == 300
-    assert hour_window(just_after).settled == datetime(2026, 11, 28, 9, tzinfo=UTC)
-    assert hour_window(just_after + timedelta(minutes=2)).settled == \
-        datetime(2026, 11, 28, 10, tzinfo=UTC)
+    # Rows older than a minute are settled: counted once, then kept.
+    assert SETTLE_SECONDS == 60
+    assert window.settled == datetime(2026, 11, 28, 10, 41, 7, tzinfo=UTC)
