@@ -10,6 +10,7 @@ import pytest
 from playwright.sync_api import Locator, Page, expect
 
 from tests.e2e.conftest import Live, screenshot
+from tests.factories import add_customer
 from tests.reliability.harness import Listener, wait_for
 
 pytestmark = pytest.mark.browser
@@ -22,19 +23,23 @@ def listener_item(page: Page, pid: int) -> Locator:
     return page.locator("#listeners li.listener", has_text=f"pid {pid},")
 
 
-def heartbeats(live: Live, pid: int) -> int:
+def count(live: Live, query: str, *params: object) -> int:
     with psycopg.connect(live.settings.require_database(), autocommit=True) as db:
-        row = db.execute("SELECT count(*) FROM brevo_sync.listeners WHERE pid = %s",
-                         (pid,)).fetchone()
+        row = db.execute(query, params).fetchone()  # type: ignore[arg-type]
     return int(row[0]) if row else 0
 
 
 def test_the_overview_shows_a_running_listener_then_a_stopped_one(
         page: Page, live: Live, tmp_path: Path) -> None:
+    with psycopg.connect(live.settings.require_database(), autocommit=True) as db:
+        add_customer(db, email="first.push@example.com")
     listener = Listener(live.settings.require_database(), f"{live.brevo_url}/v3", tmp_path)
     try:
         listener.wait_healthy(30)
-        wait_for("the listener's first heartbeat", lambda: heartbeats(live, listener.pid), 10)
+        wait_for("the listener's first heartbeat", lambda: count(
+            live, "SELECT count(*) FROM brevo_sync.listeners WHERE pid = %s", listener.pid), 10)
+        wait_for("its first push", lambda: count(
+            live, "SELECT count(*) FROM brevo_sync.history WHERE outcome = 'ok'"), 20)
         page.set_viewport_size(DESKTOP)
         page.goto("/admin")
         item = listener_item(page, listener.pid)
@@ -42,6 +47,8 @@ def test_the_overview_shows_a_running_listener_then_a_stopped_one(
         expect(item.locator(".summary")).to_have_text(re.compile(r"^running, last seen \d+ s ago$"))
         expect(page.locator("#account .badge")).to_have_text("accepted")
         expect(page.locator("svg#activity-chart")).to_be_visible()
+        expect(page.locator("svg#activity-chart rect.bar.pushes")).to_have_count(1)
+        expect(page.locator('#activity [data-figure="pushes"]')).to_have_text("1")
         expect(page.get_by_role("img", name="Pushes and failures per hour, last 48 hours (UTC)")
                ).to_be_visible()
         screenshot(page, "overview-running-1280")
