@@ -16,7 +16,7 @@ from starlette.middleware import Middleware
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
-from api import admin, health, pages
+from api import admin, health, overview, pages
 from api.actions import Actions
 from api.auth import AdminAuth
 from api.cron import cron_route
@@ -58,6 +58,7 @@ def create_app(
         routes=[
             *health.ROUTES,
             *pages.ROUTES,
+            *overview.ROUTES,
             *admin.ROUTES,
             cron_route,
             Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),

@@ -176,12 +176,12 @@ async def _paused(request: Request) -> Refusal | None:
 
 
 async def home(request: Request) -> Response:
-    return RedirectResponse("/admin/clients", status_code=303)
+    """The admin's landing page is the overview (api/overview.py)."""
+    return RedirectResponse("/admin", status_code=303)
 
 
 ROUTES: list[BaseRoute] = [
     Route("/", home, methods=["GET"]),
-    Route("/admin", home, methods=["GET"]),
     Route("/admin/clients", clients_page, methods=["GET"]),
     Route("/admindash/amy/hapio", clients_page, methods=["GET"]),
     Route("/admin/history", history_page, methods=["GET"]),

@@ -27,6 +27,7 @@ from brevo_sync.pause import AccountPause
 from listener.backoff import Backoff
 from listener.connection import ListenConnection
 from listener.health import Health
+from listener.heartbeat import Heartbeat
 from listener.metrics import ListenerMetrics
 from listener.outage import Outage
 
@@ -54,6 +55,7 @@ class Listener:
         clock: Callable[[], float] = time.monotonic,
         pause: AccountPause | None = None,
         setting: str = "DATABASE_URL",
+        heartbeat: Heartbeat | None = None,
     ) -> None:
         self.dsn = dsn
         self.engine = engine
@@ -64,6 +66,7 @@ class Listener:
         self.backoff = backoff or Backoff()
         self.clock = clock
         self.pause = pause
+        self.heartbeat = heartbeat or Heartbeat(engine.worker)
         self.connects = 0
         self._lost_at: float | None = None
         self._connected_at = 0.0
@@ -127,10 +130,11 @@ class Listener:
         watchdog = asyncio.create_task(self._watch(conn, self._interrupt),
                                        name="listener-watchdog")
         relay = asyncio.create_task(_relay(self.stop, self._interrupt), name="listener-relay")
+        heartbeat = asyncio.create_task(self.heartbeat.run(conn.conn), name="listener-heartbeat")
         try:
             await self._cycle(conn)
         finally:
-            for task in (watchdog, relay):
+            for task in (watchdog, relay, heartbeat):
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task

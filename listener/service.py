@@ -32,6 +32,7 @@ from listener.connection import (
     warn_if_pooled,
 )
 from listener.health import DEFAULT_PORT, Health, start_server
+from listener.heartbeat import record_stop
 from listener.lifecycle import STOP_DEADLINE_SECONDS, run_until_stopped, stop_on_signals
 from listener.loop import POLL_SECONDS, Listener
 from listener.metrics import ListenerMetrics
@@ -246,7 +247,9 @@ async def _release_leases(dsn: str, worker: str) -> int | None:
         async with asyncio.timeout(QUERY_TIMEOUT_SECONDS):
             conn = await connect(dsn, APPLICATION_NAME)
         async with conn:
-            return await end_leases(conn, worker)
+            released = await end_leases(conn, worker)
+            await record_stop(conn, worker)
+            return released
     except (psycopg.Error, OSError, TimeoutError) as exc:
         log.warning("listener_leases_left", worker=worker, error=str(exc))
         return None
