@@ -105,6 +105,8 @@ def _parser() -> argparse.ArgumentParser:
     dev.add_argument("--port", type=int, default=8000)
     dev.set_defaults(run=_dev)
 
+    _webhooks_parser(commands)
+
     fake = commands.add_parser("fake-brevo", help="serve the Brevo emulator under /v3")
     fake.add_argument("--host", default="127.0.0.1")
     fake.add_argument("--port", type=int, default=8025)
@@ -133,6 +135,80 @@ def _parser() -> argparse.ArgumentParser:
                       default="completed", help="how imports end")
     fake.set_defaults(run=_fake_brevo)
     return parser
+
+
+def _webhooks_parser(commands: Any) -> None:
+    hooks = commands.add_parser(
+        "webhooks", help="register Brevo's marketing webhook so unsubscribes arrive in seconds")
+    actions = hooks.add_subparsers(dest="webhooks_command", required=True, metavar="ACTION")
+    install = actions.add_parser(
+        "install", help="register (or update) the webhook, with BREVO_WEBHOOK_SECRET as bearer")
+    install.add_argument("--url", required=True,
+                         help="the deployed route, https://…/api/webhooks/brevo (http only for"
+                              " localhost)")
+    install.set_defaults(run=_webhooks_install)
+    status = actions.add_parser(
+        "status", help="list the registered webhooks and when a delivery last arrived")
+    status.add_argument("--json", action="store_true", help="print JSON instead of text")
+    status.set_defaults(run=_webhooks_status)
+    remove = actions.add_parser("remove", help="remove brevo-sync's webhook from Brevo")
+    remove.add_argument("--url", default=None,
+                        help="remove the webhook for this URL only (default: all of ours)")
+    remove.set_defaults(run=_webhooks_remove)
+
+
+def _webhooks_install(args: argparse.Namespace) -> int:
+    from brevo_sync.service import client_from
+    from brevo_sync.webhook_setup import SetupError, install
+
+    settings = Settings.from_env()
+
+    async def run() -> tuple[str, int]:
+        async with client_from(settings) as client:
+            return await install(client, args.url, settings.webhook_secret)
+
+    try:
+        done, webhook_id = asyncio.run(run())
+    except SetupError as exc:
+        print(f"brevo-sync: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    print(f"webhook {webhook_id} {done}: {args.url.strip()}")
+    return 0
+
+
+def _webhooks_status(args: argparse.Namespace) -> int:
+    from brevo_sync.service import client_from, pool_from
+    from brevo_sync.webhook_setup import last_delivery, ours, shown, status_lines
+
+    settings = Settings.from_env()
+
+    async def run() -> tuple[list[dict[str, Any]], dict[str, Any]]:
+        async with client_from(settings) as client:
+            hooks = ours(await client.list_webhooks("marketing"))
+        async with pool_from(settings, "brevo-sync-webhooks") as pool:
+            return hooks, await last_delivery(pool)
+
+    hooks, delivery = asyncio.run(run())
+    if args.json:
+        print(json.dumps({"webhooks": [shown(h) for h in hooks], **delivery}))
+    else:
+        print("\n".join(status_lines(hooks, delivery)))
+    return 0
+
+
+def _webhooks_remove(args: argparse.Namespace) -> int:
+    from brevo_sync.service import client_from
+    from brevo_sync.webhook_setup import remove
+
+    settings = Settings.from_env()
+
+    async def run() -> list[int]:
+        async with client_from(settings) as client:
+            return await remove(client, args.url)
+
+    removed = asyncio.run(run())
+    print(f"removed: {', '.join(map(str, removed))}" if removed else "nothing to remove")
+    return 0
 
 
 def _migrate(args: argparse.Namespace) -> int:

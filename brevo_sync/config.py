@@ -81,6 +81,9 @@ class Settings:
     admin_password: Secret | None = None
     # A bearer for the API's /metrics, so a scraper needs no admin password.
     metrics_token: Secret | None = None
+    # The bearer Brevo's marketing webhooks carry (POST /api/webhooks/brevo); unset, the route
+    # refuses every call.
+    webhook_secret: Secret | None = None
     # What happens in Brevo when a synced customer opts out, or is deleted. Blocklisting is the
     # compliant default for opt-outs: it stops every campaign, whatever list the contact is in.
     opt_out_action: RemovalAction = "blocklist"
@@ -152,6 +155,7 @@ class Settings:
             admin_user=read(_str, "ADMIN_USER") or "admin",
             admin_password=read(_secret, "ADMIN_PASSWORD"),
             metrics_token=read(_secret, "METRICS_TOKEN"),
+            webhook_secret=read(_secret, "BREVO_WEBHOOK_SECRET"),
             opt_out_action=read(_choice, "BREVO_OPT_OUT_ACTION", "blocklist"),
             delete_action=read(_choice, "BREVO_DELETE_ACTION", "unlist"),
             removal_guard_share=read(_float, "BREVO_REMOVAL_GUARD_SHARE", 0.10, 0.0, 1.0),
