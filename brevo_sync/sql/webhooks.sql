@@ -25,9 +25,10 @@ FOR UPDATE;
 -- name: webhook_customers
 -- The customers the emails name, locked: an opt-in written meanwhile waits for the decision,
 -- and the decision sees it when it came first. created_at stands in for an opt-in never
--- flipped since the row was inserted.
+-- flipped since the row was inserted. Brevo's times are whole seconds: an opt-in in the same
+-- second as an unsubscribe cannot be told to be later, and the unsubscribe is applied.
 SELECT c.id, lower(c.email) AS email_lower, c.marketing_opt_in, c.brevo_contact_id,
-       extract(epoch FROM greatest(c.created_at, o.opted_in_at))::bigint AS opted_in_ts
+       floor(extract(epoch FROM greatest(c.created_at, o.opted_in_at)))::bigint AS opted_in_ts
 FROM public.customers c
 LEFT JOIN brevo_sync.opt_ins o ON o.customer_id = c.id
 WHERE lower(c.email) = ANY(%(emails)s::text[])

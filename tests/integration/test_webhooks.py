@@ -21,6 +21,8 @@ from brevo_sync.db import Pool
 from brevo_sync.reconcile import run_sweep
 from brevo_sync.webhook_setup import install, last_delivery, ours, remove
 from tests.factories import add_customer, customer
+from tests.support.admin_app import admin_settings
+from tests.support.admin_app import client as admin_client
 
 pytestmark = pytest.mark.anyio
 
@@ -40,9 +42,7 @@ def unsub(email: str, ts: int | None = None, **extra: Any) -> dict[str, Any]:
 
 @pytest.fixture
 def hook_settings(settings: Settings) -> Settings:
-    return dataclasses.replace(settings, webhook_secret=Secret(SECRET),
-                               contacts_per_second=10_000.0, contacts_per_hour=10_000_000,
-                               other_per_hour=100_000)
+    return dataclasses.replace(admin_settings(settings), webhook_secret=Secret(SECRET))
 
 
 @pytest.fixture
@@ -200,6 +200,11 @@ async def test_a_hard_bounce_is_recorded_and_shown(
                      ("ann@example.com",)).fetchone()
     assert row["hard_bounce_at"] is not None and row["hard_bounce_reason"]
     assert customer(db, cid)["marketing_opt_in"] is True
+    async with admin_client(app) as admin:
+        shown = (await admin.get(f"/api/admin/customers/{cid}")).json()
+        page = (await admin.get("/admin/clients")).text
+    assert shown["hard_bounce_at"] == row["hard_bounce_at"].isoformat()
+    assert "email undeliverable (hard bounce at" in page
 
 
 async def test_a_contact_deleted_leaves_the_mirror_and_an_update_refreshes_it(
@@ -277,4 +282,15 @@ async def test_a_refused_delivery_is_repaired_by_the_next_sweep(
     assert [d.status for d in hooks.deliveries] == [404]
     assert customer(db, cid)["marketing_opt_in"] is True
     await run_sweep(hook_settings, pool, brevo, source="test")
+    assert customer(db, cid)["marketing_opt_in"] is False
+
+
+async def test_an_unsubscribe_in_the_second_the_customer_opted_in_is_applied(
+        http: httpx.AsyncClient, db: psycopg.Connection[Any]) -> None:
+    """Brevo's ts_event is whole seconds: within the opt-in's second the unsubscribe wins."""
+    cid = add_customer(db, email="ann@example.com", marketing_opt_in=True)
+    created = db.execute("SELECT floor(extract(epoch FROM created_at))::bigint AS s"
+                         " FROM customers WHERE id = %s", (cid,)).fetchone()["s"]
+    answer = await post(http, unsub("ann@example.com", created))
+    assert answer.json()["applied"] == 1
     assert customer(db, cid)["marketing_opt_in"] is False
