@@ -89,6 +89,9 @@ class Webhooks:
     _held: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     _flusher: asyncio.Task[None] | None = None
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
+    # One client for every delivery: building one costs an SSL context, tens of milliseconds.
+    _http: httpx.AsyncClient | None = None
+    _http_transport: httpx.AsyncBaseTransport | None = None
 
     def create(self, body: dict[str, Any]) -> Webhook:
         now = _now_iso()
@@ -143,10 +146,17 @@ class Webhooks:
             headers["authorization"] = f"Bearer {hook.auth.get('token', '')}"
         for item in hook.headers or []:
             headers[item["key"]] = item["value"]
-        async with httpx.AsyncClient(transport=self.transport, timeout=DELIVERY_TIMEOUT) as http:
-            for batch in batches:
-                for _ in range(1 + self.config().webhook_duplicates):
-                    await self._send(http, hook, batch, headers)
+        http = self._client()
+        for batch in batches:
+            for _ in range(1 + self.config().webhook_duplicates):
+                await self._send(http, hook, batch, headers)
+
+    def _client(self) -> httpx.AsyncClient:
+        # A test may swap `transport` between deliveries: a new one takes a new client.
+        if self._http is None or self._http_transport is not self.transport:
+            self._http = httpx.AsyncClient(transport=self.transport, timeout=DELIVERY_TIMEOUT)
+            self._http_transport = self.transport
+        return self._http
 
     async def _send(self, http: httpx.AsyncClient, hook: Webhook,
                     batch: list[dict[str, Any]], headers: dict[str, str]) -> None:
