@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import secrets
 import subprocess
 import sys
 import threading
@@ -42,7 +43,8 @@ from bench.support import (
     wait_until_healthy,
 )
 
-SECRET = "bench-webhook-secret-0123456789"
+# A fresh bearer every run: the bench shares nothing with a deployment.
+SECRET = secrets.token_urlsafe(24)
 P99_TARGET_MS = 500.0
 BATCH_TARGET_S = 2.0
 POLL_SECONDS = 0.002
