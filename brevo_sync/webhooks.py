@@ -7,8 +7,8 @@ customers are read and locked, each event is decided in the order of its own tim
 sweep's own path (reconcile.sql `reflect_unsubscribes`, history source `webhook`), so the
 customer is queued and pushed like any opt-out and never re-subscribed by the sync.
 
-Nothing here calls Brevo: a contact updated there is marked for the mirror to read again,
-which `refresh_marked` does once the delivery has been answered.
+Nothing here calls Brevo: a contact updated there is marked for the mirror to read again
+(`refresh_wanted_at`), which `refresh_contacts` does once the delivery has been answered.
 """
 
 from __future__ import annotations
@@ -46,7 +46,6 @@ SOURCE = "webhook"
 PENDING = "pending"
 # Waiting on an application's transaction longer than this answers 503: Brevo retries.
 LOCK_WAIT = "2s"
-REFRESH_BATCH = 50
 
 
 @dataclass
@@ -209,13 +208,4 @@ async def refresh_contacts(pool: Pool, client: BrevoClient, emails: Sequence[str
     return len(done)
 
 
-async def refresh_marked(pool: Pool, client: BrevoClient, *,
-                         names: AttributeNames = DEFAULT_NAMES) -> int:
-    """Every contact a webhook marked for the mirror to read again (a few at a time)."""
-    async with pool.connection() as conn:
-        rows = await (await conn.execute(q("webhook_refresh_wanted"),
-                                         {"limit": REFRESH_BATCH})).fetchall()
-    return await refresh_contacts(pool, client, [r["email_lower"] for r in rows], names=names)
-
-
-__all__ = ["APPLIED", "Applied", "apply_events", "refresh_contacts", "refresh_marked"]
+__all__ = ["APPLIED", "Applied", "apply_events", "refresh_contacts"]

@@ -72,12 +72,6 @@ DELETE FROM brevo_sync.contacts WHERE email_lower = ANY(%(emails)s::text[]);
 UPDATE brevo_sync.webhook_contacts SET refresh_wanted_at = NULL
 WHERE email_lower = ANY(%(emails)s::text[]) AND refresh_wanted_at <= %(since)s;
 
--- name: webhook_refresh_wanted
-SELECT email_lower FROM brevo_sync.webhook_contacts
-WHERE refresh_wanted_at IS NOT NULL
-ORDER BY refresh_wanted_at
-LIMIT %(limit)s;
-
 -- name: webhook_last_delivery
 SELECT max(received_at) AS last_received_at, count(*) AS events,
        count(*) FILTER (WHERE received_at > now() - interval '1 day') AS last_day
