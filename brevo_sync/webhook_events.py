@@ -137,8 +137,10 @@ _SAME_SECOND = {LIST_ADDITION: 0, CONTACT_UPDATED: 1, HARD_BOUNCE: 2, SPAM: 3, U
                 CONTACT_DELETED: 4}
 
 
-def _order(event: Event) -> tuple[int, int, str]:
-    return (event.ts, _SAME_SECOND[event.kind], event.email)
+def _order(event: Event) -> tuple[int, int, str, str, str]:
+    # A total order over keys: two deliveries sharing events claim them in the same order,
+    # so their inserts wait for each other instead of deadlocking.
+    return (event.ts, _SAME_SECOND[event.kind], event.kind, event.email, event.ref)
 
 
 # --- what an event does ------------------------------------------------------------------
