@@ -46,8 +46,9 @@ async def brevo_webhook(request: Request) -> Response:
         return JSONResponse({"error": "unauthorized"}, status_code=401,
                             headers={"www-authenticate": "Bearer", **_NO_STORE})
     body = await read_limited(request, MAX_BODY_BYTES)
+    data = _json(body)
     try:
-        events, rejected, ignored = parse_delivery(_json(body))
+        events, rejected, ignored = parse_delivery(data)
     except BadEvent as exc:
         raise ApiError(400, str(exc)) from None
     if not events and rejected:
@@ -56,7 +57,7 @@ async def brevo_webhook(request: Request) -> Response:
     counts = applied.as_json()
     if ignored:
         counts["ignored"] = counts.get("ignored", 0) + ignored
-    answer = {"received": len(events) + ignored + len(rejected), **counts,
+    answer = {"received": len(data) if isinstance(data, list) else 1, **counts,
               "rejected": rejected[:20]}
     task = None
     if applied.refresh:

@@ -127,7 +127,7 @@ async def test_a_body_over_one_megabyte_is_a_413_even_without_content_length(
 
 
 async def test_an_unsubscribe_opts_out_through_the_sweeps_path_once(
-        http: httpx.AsyncClient, db: psycopg.Connection[Any]) -> None:
+        http: httpx.AsyncClient, db: psycopg.Connection[Any], app: Starlette) -> None:
     cid = add_customer(db, email="ann@example.com", marketing_opt_in=True)
     first = await post(http, unsub("ANN@example.com", now() + 5))
     again = await post(http, unsub("ANN@example.com", now() + 5))
@@ -135,6 +135,9 @@ async def test_an_unsubscribe_opts_out_through_the_sweeps_path_once(
     assert customer(db, cid)["marketing_opt_in"] is False
     [logged] = history(db, cid, "unsubscribe")
     assert logged["source"] == "webhook"
+    async with admin_client(app) as admin:
+        shown = (await admin.get("/api/admin/history", params={"source": "webhook"})).json()
+    assert shown["total"] == 1 and shown["rows"][0]["source"] == "webhook"
     events = db.execute("SELECT * FROM brevo_sync.webhook_events").fetchall()
     assert len(events) == 1 and events[0]["outcome"] == "applied"
     assert db.execute("SELECT count(*) AS n FROM brevo_sync.queue WHERE customer_id = %s",
