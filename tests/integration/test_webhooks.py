@@ -297,3 +297,30 @@ async def test_an_unsubscribe_in_the_second_the_customer_opted_in_is_applied(
     answer = await post(http, unsub("ann@example.com", created))
     assert answer.json()["applied"] == 1
     assert customer(db, cid)["marketing_opt_in"] is False
+
+
+async def test_the_same_delivery_twice_at_once_is_applied_once(
+        http: httpx.AsyncClient, db: psycopg.Connection[Any]) -> None:
+    ids = [add_customer(db, email=f"p{i}@example.com", marketing_opt_in=True) for i in range(20)]
+    ts = now() + 5
+    body = [unsub(f"p{i}@example.com", ts) for i in range(20)]
+    first, second = await asyncio.gather(post(http, body), post(http, body[::-1]))
+    assert first.status_code == second.status_code == 200
+    assert first.json().get("applied", 0) + second.json().get("applied", 0) == 20
+    assert all(not customer(db, cid)["marketing_opt_in"] for cid in ids)
+    logged = db.execute("SELECT count(*) AS n FROM brevo_sync.history"
+                        " WHERE action = 'unsubscribe'").fetchone()["n"]
+    assert logged == 20
+
+
+async def test_a_customer_row_held_by_the_application_answers_503_for_brevo_to_retry(
+        http: httpx.AsyncClient, db: psycopg.Connection[Any], database_url: str) -> None:
+    cid = add_customer(db, email="held@example.com", marketing_opt_in=True)
+    with psycopg.connect(database_url) as holder:
+        holder.execute("SELECT 1 FROM customers WHERE id = %s FOR UPDATE", (cid,))
+        answer = await post(http, unsub("held@example.com", now() + 5))
+        holder.rollback()
+    assert answer.status_code == 503 and "error" in answer.json()
+    assert db.execute("SELECT count(*) AS n FROM brevo_sync.webhook_events").fetchone()["n"] == 0
+    retried = await post(http, unsub("held@example.com", now() + 5))
+    assert retried.json()["applied"] == 1
