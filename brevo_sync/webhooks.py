@@ -76,13 +76,14 @@ async def apply_events(pool: Pool, events: Sequence[Event], *, list_id: int | No
 
 async def _claim(conn: Conn, events: Sequence[Event]) -> list[tuple[int, Event]]:
     by_key = {e.key: e for e in events}
+    position = {e.key: i for i, e in enumerate(events)}
     rows = await (await conn.execute(q("webhook_claim_events"), {
         "kinds": [e.kind for e in events], "emails": [e.email for e in events],
         "ts": [e.ts for e in events], "refs": [e.ref for e in events],
         "outcomes": [PENDING] * len(events)})).fetchall()
     claimed = [(int(r["id"]), by_key[(r["event"], r["email_lower"], int(r["ts_event"]), r["ref"])])
                for r in rows]
-    return sorted(claimed, key=lambda pair: events.index(pair[1]))
+    return sorted(claimed, key=lambda pair: position[pair[1].key])
 
 
 async def _apply_fresh(conn: Conn, fresh: list[tuple[int, Event]], list_id: int | None,
