@@ -24,6 +24,7 @@ from api.errors import EXCEPTION_HANDLERS
 from api.security import SecurityHeaders
 from api.throttle import LoginThrottle
 from api.totals import Totals
+from api.webhooks import webhook_route
 from brevo_sync.config import Settings
 from brevo_sync.resources import public_dir
 from brevo_sync.service import client_from, pool_from
@@ -61,6 +62,7 @@ def create_app(
             *overview.ROUTES,
             *admin.ROUTES,
             cron_route,
+            webhook_route,
             Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
         ],
         middleware=[

@@ -28,10 +28,11 @@ from brevo_sync.config import Secret
 log = structlog.get_logger("api.auth")
 
 REALM = 'Basic realm="brevo-sync admin", charset="UTF-8"'
-# Reachable without credentials: probes, static assets, and the cron route (which checks its
-# own bearer secret). /metrics takes the admin's credentials or METRICS_TOKEN.
+# Reachable without credentials: probes, static assets, the cron route and Brevo's webhooks
+# (each checks its own bearer secret; Brevo sends no Origin, server to server). /metrics
+# takes the admin's credentials or METRICS_TOKEN.
 PUBLIC_PATHS = ("/healthz", "/readyz")
-PUBLIC_PREFIXES = ("/static/", "/api/cron/")
+PUBLIC_PREFIXES = ("/static/", "/api/cron/", "/api/webhooks/")
 METRICS_PATH = "/metrics"
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 SAME_SITE_FETCH = frozenset({"same-origin", "none"})

@@ -17,7 +17,7 @@ from brevo_sync.views import MAX_PAGE, ViewError, compose, iso, parse_int, scala
 PER_PAGE = 50
 COUNT_CAP = 10_000
 OUTCOMES = ("ok", "skipped", "error", "retry")
-SOURCES = ("listener", "cron", "admin", "cli")
+SOURCES = ("listener", "cron", "admin", "cli", "webhook")
 ACTIONS = ("create", "update", "remove", "unsubscribe", "none", "reject", "forget_id")
 _ACTION = re.compile(r"^[a-z_]{1,32}$")
 

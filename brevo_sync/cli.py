@@ -71,9 +71,12 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter):
 
 
 def help_with_default(action: argparse.Action) -> str:
-    """An option's help with its default: "(default: off)" for a flag, the value otherwise.
-    An option whose default is None says in its own help what happens without it."""
+    """An option's help with its default: "(default: off)" for a flag, the value otherwise,
+    "(required)" for one without a default. An option whose default is None says in its own
+    help what happens without it."""
     text = action.help or ""
+    if action.required and action.option_strings:
+        return f"{text} (required)"
     if action.default is argparse.SUPPRESS or "default" in text or action.default is None:
         return text
     if action.nargs == 0 and action.default is False:
@@ -162,6 +165,8 @@ def _parser() -> argparse.ArgumentParser:
                      " refused when DATABASE_URL is set)")
     dev.set_defaults(run=_dev)
 
+    _webhooks_parser(commands)
+
     fake = _command(commands, "fake-brevo", "serve the Brevo emulator under /v3")
     fake.add_argument("--host", default="127.0.0.1", help="address to listen on")
     fake.add_argument("--port", type=int, default=8025, help="port to listen on")
@@ -196,6 +201,86 @@ def _parser() -> argparse.ArgumentParser:
                       default="completed", help="how imports end")
     fake.set_defaults(run=_fake_brevo)
     return parser
+
+
+def _webhooks_parser(commands: Any) -> None:
+    summary = "register Brevo's marketing webhook so unsubscribes arrive in seconds"
+    hooks = commands.add_parser(
+        "webhooks", help=summary, description=summary[0].upper() + summary[1:] + ".",
+        epilog="Environment: see each action's own --help (brevo-sync webhooks ACTION --help).",
+        formatter_class=HelpFormatter)
+    actions = hooks.add_subparsers(dest="webhooks_command", required=True, metavar="ACTION")
+    install = _command(actions, "install",
+                       "register (or update) the webhook, with BREVO_WEBHOOK_SECRET as bearer",
+                       environment="webhooks install")
+    install.add_argument("--url", required=True,
+                         help="the deployed route, https://…/api/webhooks/brevo (http only for"
+                              " localhost)")
+    install.set_defaults(run=_webhooks_install)
+    status = _command(actions, "status",
+                      "list the registered webhooks and when a delivery last arrived",
+                      environment="webhooks status")
+    status.add_argument("--json", action="store_true", help="print JSON instead of text")
+    status.set_defaults(run=_webhooks_status)
+    remove = _command(actions, "remove", "remove brevo-sync's webhook from Brevo",
+                      environment="webhooks remove")
+    remove.add_argument("--url", default=None,
+                        help="remove the webhook for this URL only (default: all of ours)")
+    remove.set_defaults(run=_webhooks_remove)
+
+
+def _webhooks_install(args: argparse.Namespace) -> int:
+    from brevo_sync.service import client_from
+    from brevo_sync.webhook_setup import SetupError, install
+
+    settings = Settings.from_env()
+
+    async def run() -> tuple[str, int]:
+        async with client_from(settings) as client:
+            return await install(client, args.url, settings.webhook_secret)
+
+    try:
+        done, webhook_id = asyncio.run(run())
+    except SetupError as exc:
+        print(f"brevo-sync: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    print(f"webhook {webhook_id} {done}: {args.url.strip()}")
+    return 0
+
+
+def _webhooks_status(args: argparse.Namespace) -> int:
+    from brevo_sync.service import client_from, pool_from
+    from brevo_sync.webhook_setup import last_delivery, ours, shown, status_lines
+
+    settings = Settings.from_env()
+
+    async def run() -> tuple[list[dict[str, Any]], dict[str, Any]]:
+        async with client_from(settings) as client:
+            hooks = ours(await client.list_webhooks("marketing"))
+        async with pool_from(settings, "brevo-sync-webhooks") as pool:
+            return hooks, await last_delivery(pool)
+
+    hooks, delivery = asyncio.run(run())
+    if args.json:
+        print(json.dumps({"webhooks": [shown(h) for h in hooks], **delivery}))
+    else:
+        print("\n".join(status_lines(hooks, delivery)))
+    return 0
+
+
+def _webhooks_remove(args: argparse.Namespace) -> int:
+    from brevo_sync.service import client_from
+    from brevo_sync.webhook_setup import remove
+
+    settings = Settings.from_env()
+
+    async def run() -> list[int]:
+        async with client_from(settings) as client:
+            return await remove(client, args.url)
+
+    removed = asyncio.run(run())
+    print(f"removed: {', '.join(map(str, removed))}" if removed else "nothing to remove")
+    return 0
 
 
 def _migrate(args: argparse.Namespace) -> int:

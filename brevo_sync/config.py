@@ -25,8 +25,9 @@ EPILOG_WIDTH = 100  # columns of the "Environment:" block in --help
 
 # The commands that read each variable, named as on the command line. A command group's
 # subcommand is named with its group ("webhooks install").
-_DATABASE = ("migrate", "listen", "serve", "reconcile", "status", "dev")
-_BREVO = ("listen", "serve", "reconcile", "check", "dev")
+_WEBHOOKS = ("webhooks install", "webhooks status", "webhooks remove")
+_DATABASE = ("migrate", "listen", "serve", "reconcile", "status", "dev", *_WEBHOOKS)
+_BREVO = ("listen", "serve", "reconcile", "check", "dev", *_WEBHOOKS)
 _PUSH = ("listen", "serve", "reconcile", "dev")
 _SWEEP = ("serve", "reconcile", "dev")
 _WEB = ("serve", "dev")
@@ -80,6 +81,9 @@ ENVIRONMENT: tuple[EnvVar, ...] = (
            " (default: 240)", _WEB),
     EnvVar("CRON_SECRET", "bearer secret of the cron route (default: none, the route refuses"
            " every call)", _WEB),
+    EnvVar("BREVO_WEBHOOK_SECRET", "bearer secret of Brevo's webhook route, also given to"
+           " Brevo by `webhooks install` (default: none, the route refuses every call)",
+           (*_WEB, "webhooks install")),
     EnvVar("ADMIN_USER", "the admin page's user (default: admin)", _WEB),
     EnvVar("ADMIN_PASSWORD", "the admin page's password, 12 characters or more (dev without it:"
            " one generated and printed)", _WEB),
@@ -174,6 +178,9 @@ class Settings:
     admin_password: Secret | None = None
     # A bearer for the API's /metrics, so a scraper needs no admin password.
     metrics_token: Secret | None = None
+    # The bearer Brevo's marketing webhooks carry (POST /api/webhooks/brevo); unset, the route
+    # refuses every call.
+    webhook_secret: Secret | None = None
     # What happens in Brevo when a synced customer opts out, or is deleted. Blocklisting is the
     # compliant default for opt-outs: it stops every campaign, whatever list the contact is in.
     opt_out_action: RemovalAction = "blocklist"
@@ -245,6 +252,7 @@ class Settings:
             admin_user=read(_str, "ADMIN_USER") or "admin",
             admin_password=read(_secret, "ADMIN_PASSWORD"),
             metrics_token=read(_secret, "METRICS_TOKEN"),
+            webhook_secret=read(_secret, "BREVO_WEBHOOK_SECRET"),
             opt_out_action=read(_choice, "BREVO_OPT_OUT_ACTION", "blocklist"),
             delete_action=read(_choice, "BREVO_DELETE_ACTION", "unlist"),
             removal_guard_share=read(_float, "BREVO_REMOVAL_GUARD_SHARE", 0.10, 0.0, 1.0),

@@ -327,6 +327,8 @@ def customer_row(
         "in_brevo": in_brevo,
         "brevo_id": row["m_id"] if in_brevo else row["brevo_contact_id"],
         "blocklisted": bool(row["m_email_blacklisted"]),
+        # A hard bounce a Brevo webhook reported: the address is undeliverable.
+        "hard_bounce_at": iso(row.get("hard_bounce_at")),
         "status": status.code,
         "status_label": status.label,
         "error": status.message,

@@ -443,6 +443,34 @@ class BrevoClient:
                 created.append(name.upper())
         return created
 
+    # --- webhooks -------------------------------------------------------------------------
+
+    async def list_webhooks(self, type: str = "marketing") -> list[dict[str, Any]]:
+        """The account's webhooks of one type (GET /webhooks)."""
+        body = _json_object(await self._request("GET", "/webhooks", params={"type": type}))
+        return [w for w in body.get("webhooks") or [] if isinstance(w, dict)]
+
+    async def create_webhook(self, definition: Mapping[str, Any]) -> int:
+        """Register a webhook (POST /webhooks); returns its id. Not retried once sent: a
+        retry after a time-out could register it twice."""
+        response = await self._request("POST", "/webhooks", json=dict(definition),
+                                       resend=_not_sent)
+        webhook_id = _created_id(response)
+        if webhook_id is None:
+            raise BrevoTransientError(f"Brevo answered {response.status_code} without an id")
+        return webhook_id
+
+    async def update_webhook(self, webhook_id: int, definition: Mapping[str, Any]) -> None:
+        await self._request("PUT", f"/webhooks/{int(webhook_id)}", json=dict(definition))
+
+    async def delete_webhook(self, webhook_id: int) -> bool:
+        """False when it was already gone."""
+        try:
+            await self._request("DELETE", f"/webhooks/{int(webhook_id)}")
+        except BrevoNotFoundError:
+            return False
+        return True
+
     # --- transport ------------------------------------------------------------------------
 
     async def _get_contact(self, path: str, identifier_type: str) -> Contact | None:

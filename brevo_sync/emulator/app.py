@@ -11,7 +11,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from brevo_sync.emulator import api_attributes, api_contacts, api_lists, api_processes, control
+from brevo_sync.emulator import (
+    api_attributes,
+    api_contacts,
+    api_lists,
+    api_processes,
+    control,
+    webhooks,
+)
 from brevo_sync.emulator.clock import Clock
 from brevo_sync.emulator.config import EmulatorConfig
 from brevo_sync.emulator.errors import BrevoError
@@ -55,6 +62,11 @@ BREVO_ROUTES: list[BaseRoute] = [
     Route("/v3/contacts/{identifier}", api_contacts.get_contact, methods=["GET"]),
     Route("/v3/contacts/{identifier}", api_contacts.update_contact, methods=["PUT"]),
     Route("/v3/contacts/{identifier}", api_contacts.delete_contact, methods=["DELETE"]),
+    Route("/v3/webhooks", webhooks.get_webhooks, methods=["GET"]),
+    Route("/v3/webhooks", webhooks.create_webhook, methods=["POST"]),
+    Route("/v3/webhooks/{webhookId}", webhooks.get_webhook, methods=["GET"]),
+    Route("/v3/webhooks/{webhookId}", webhooks.update_webhook, methods=["PUT"]),
+    Route("/v3/webhooks/{webhookId}", webhooks.delete_webhook, methods=["DELETE"]),
     Route("/v3/processes", api_processes.get_processes, methods=["GET"]),
     Route("/v3/processes/{processId}", api_processes.get_process, methods=["GET"]),
 ]
@@ -76,7 +88,8 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 
 def create_app(config: EmulatorConfig | None = None, *, clock: Clock | None = None) -> Starlette:
-    """A fresh fake Brevo account. `app.state` holds `config` (live), `store`, `calls`."""
+    """A fresh fake Brevo account. `app.state` holds `config` (live), `store`, `calls`,
+    `webhooks` (registered webhooks and their deliveries)."""
     config = config or EmulatorConfig()
     clock = clock or Clock()
     store = ContactStore(clock)
@@ -106,4 +119,5 @@ def create_app(config: EmulatorConfig | None = None, *, clock: Clock | None = No
     app.state.calls = calls
     app.state.limiter = limiter
     app.state.faults = faults
+    app.state.webhooks = webhooks.Webhooks(lambda: app.state.config)
     return app

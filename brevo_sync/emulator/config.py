@@ -64,6 +64,11 @@ class EmulatorConfig:
     # Brevo reportedly keeps an existing true when an import body says false (§14.4).
     import_false_keeps_true: bool = False
     seed: int | None = None
+    # Webhook deliveries (emulator/webhooks.py): held this long before sending, sent this many
+    # extra times each, and the held ones sent newest first.
+    webhook_delay_ms: float = 0.0
+    webhook_duplicates: int = 0
+    webhook_reorder: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -83,6 +88,7 @@ _DURATIONS = {
     "import_base_ms",
     "import_ms_per_contact",
     "import_queue_seconds",
+    "webhook_delay_ms",
 }
 _COUNTS = {"contacts_rps", "contacts_rph", "other_rph"}
 
@@ -105,7 +111,7 @@ def _checked_value(name: str, value: Any) -> Any:
     return _checked_other(name, value)
 
 
-_FLAGS = {"rate_limits", "list_unsubscription", "import_false_keeps_true"}
+_FLAGS = {"rate_limits", "list_unsubscription", "import_false_keeps_true", "webhook_reorder"}
 
 
 def _checked_other(name: str, value: Any) -> Any:
@@ -138,6 +144,10 @@ def _checked_other(name: str, value: Any) -> Any:
     if name == "account_refusal":
         if value is not None and value not in ACCOUNT_REFUSALS:
             raise ValueError(f"account_refusal must be null or one of {sorted(ACCOUNT_REFUSALS)}")
+        return value
+    if name == "webhook_duplicates":
+        if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 10:
+            raise ValueError("webhook_duplicates must be an integer from 0 to 10")
         return value
     if name == "seed":
         if value is not None and (not isinstance(value, int) or isinstance(value, bool)):

@@ -22,6 +22,12 @@ from brevo_sync.emulator.endpoint import config_of, store_of
 from brevo_sync.emulator.errors import BrevoError as EmulatorError
 from brevo_sync.emulator.patches import create_patch
 from brevo_sync.emulator.store import Contact, IdentifierConflict
+from brevo_sync.emulator.webhooks import Webhooks
+
+
+def webhooks_of(request: Request) -> Webhooks:
+    hooks: Webhooks = request.app.state.webhooks
+    return hooks
 
 
 async def healthz(request: Request) -> Response:
@@ -91,6 +97,7 @@ async def reset(request: Request) -> Response:
     state.calls.clear()
     state.limiter.reset()
     state.faults.reset(state.config)
+    state.webhooks.reset()
     return JSONResponse({"reset": True})
 
 
@@ -106,6 +113,7 @@ async def blocklist(request: Request) -> Response:
         return JSONResponse({"error": "contact not found"}, status_code=404)
     contact.email_blacklisted = True
     store_of(request).touch(contact)
+    webhooks_of(request).emit("unsubscribed", contact, None)
     body: dict[str, Any] = contact.as_json()
     return JSONResponse(body)
 
@@ -128,7 +136,43 @@ async def unsubscribe(request: Request) -> Response:
         if not isinstance(list_id, int) or store.get_list(list_id) is None:
             return JSONResponse({"error": "no such list"}, status_code=404)
     store.unsubscribe(contact, list_id, int(campaign_id))
+    webhooks_of(request).emit("unsubscribed", contact, None, camp_id=int(campaign_id),
+                              list_ids=[list_id] if list_id is not None else None)
     return JSONResponse(contact.as_json())
+
+
+async def hard_bounce(request: Request) -> Response:
+    """As if a campaign to the contact bounced hard: the webhook says so (the contact's own
+    state is left as it is)."""
+    contact = _contact_or_none(request)
+    if contact is None:
+        return JSONResponse({"error": "contact not found"}, status_code=404)
+    webhooks_of(request).emit("hardBounce", contact, None,
+                              reason="550 5.1.1 mailbox does not exist")
+    return JSONResponse(contact.as_json())
+
+
+async def update_contact(request: Request) -> Response:
+    """As if someone edited the contact in Brevo's web interface: body
+    `{"attributes": {...}}` (merged), not counted as a call."""
+    contact = _contact_or_none(request)
+    if contact is None:
+        return JSONResponse({"error": "contact not found"}, status_code=404)
+    body = json.loads(await request.body() or b"{}")
+    attributes = body.get("attributes") if isinstance(body, dict) else None
+    if not isinstance(attributes, dict):
+        return JSONResponse({"error": "expected {\"attributes\": {...}}"}, status_code=400)
+    contact.attributes.update(attributes)
+    store_of(request).touch(contact)
+    webhooks_of(request).emit("contactUpdated", contact, None, content=attributes)
+    return JSONResponse(contact.as_json())
+
+
+async def deliveries(request: Request) -> Response:
+    """Every webhook delivery attempted: the webhook, the events, the status or error."""
+    rows = [{"webhook": d.webhook_id, "events": d.events, "status": d.status, "error": d.error}
+            for d in webhooks_of(request).deliveries]
+    return JSONResponse({"deliveries": rows})
 
 
 async def delete_contact(request: Request) -> Response:
@@ -136,7 +180,9 @@ async def delete_contact(request: Request) -> Response:
     contact = _contact_or_none(request)
     if contact is None:
         return JSONResponse({"error": "contact not found"}, status_code=404)
+    email = contact.email
     store_of(request).delete(contact)
+    webhooks_of(request).emit("contactDeleted", None, email)
     return Response(status_code=204)
 
 
@@ -175,5 +221,8 @@ ROUTES = [
     Route("/_emulator/reset", keyed(reset), methods=["POST"]),
     Route("/_emulator/contacts/{contact_id}/blocklist", keyed(blocklist), methods=["POST"]),
     Route("/_emulator/contacts/{contact_id}/unsubscribe", keyed(unsubscribe), methods=["POST"]),
+    Route("/_emulator/contacts/{contact_id}/hard-bounce", keyed(hard_bounce), methods=["POST"]),
+    Route("/_emulator/contacts/{contact_id}/update", keyed(update_contact), methods=["POST"]),
     Route("/_emulator/contacts/{contact_id}", keyed(delete_contact), methods=["DELETE"]),
+    Route("/_emulator/webhooks/deliveries", keyed(deliveries), methods=["GET"]),
 ]

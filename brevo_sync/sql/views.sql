@@ -76,12 +76,14 @@ SELECT p.sort_email, p.sort_last, p.sort_first, p.sort_opt_in, p.sort_status,
        m.list_unsubscribed AS m_list_unsubscribed,
        s.status AS s_status, s.last_synced_at, s.last_attempt_at, s.last_error,
        s.last_error_code, s.sms_withheld_fingerprint,
-       qu.customer_id IS NOT NULL AS queued, qu.last_error AS queue_error
+       qu.customer_id IS NOT NULL AS queued, qu.last_error AS queue_error,
+       w.hard_bounce_at
 FROM page p
 JOIN public.customers c ON c.id = p.id
 LEFT JOIN brevo_sync.contacts m ON m.email_lower = p.sort_email
 LEFT JOIN brevo_sync.sync_state s ON s.customer_id = p.id
 LEFT JOIN brevo_sync.queue qu ON qu.customer_id = p.id
+LEFT JOIN brevo_sync.webhook_contacts w ON w.email_lower = p.sort_email
 
 -- name: view_contact_count
 SELECT count(*) AS total FROM brevo_sync.contacts m;

@@ -67,6 +67,8 @@
     if (inBrevo) {
       inBrevo.replaceChildren(mark(row.in_brevo, "in Brevo", "not in Brevo"));
       if (row.blocklisted) inBrevo.append(" ", node("span", "badge warn", "blocklisted"));
+      if (row.hard_bounce_at) inBrevo.append(" ", node("span", "badge warn",
+        `email undeliverable (hard bounce at ${row.hard_bounce_at})`));
     }
     const status = cell(tr, "status");
     if (status) {

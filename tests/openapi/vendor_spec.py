@@ -2,7 +2,8 @@
 
     python tests/openapi/vendor_spec.py /work/shared/reference/brevo-openapi-v3.yaml
 
-Keeps the /contacts* and /processes* paths, every component they reference (transitively),
+Keeps the /contacts* and /processes* paths, /webhooks and /webhooks/{webhookId}, every
+component they reference (transitively),
 the security schemes, `servers` and `security`; everything else is cut.
 """
 
@@ -16,14 +17,16 @@ import yaml
 
 HERE = Path(__file__).parent
 TARGET = HERE / "brevo-contacts-v3.yaml"
+# The marketing webhook `brevo-sync webhooks install|status|remove` registers.
+WEBHOOK_PATHS = ("/webhooks", "/webhooks/{webhookId}")
 HEADER = """\
-# Brevo API v3 — contacts and processes only.
+# Brevo API v3 — contacts, processes and webhooks only.
 #
 # Source: Brevo's published OpenAPI definition, https://api.brevo.com/v3/swagger_definition_v3.yml,
 # copied from the project's reference (reference/brevo-openapi-v3.yaml, 28k lines, all of Brevo).
-# Cut: every path other than /contacts* and /processes*, and every component those paths do not
-# reference (directly or transitively); `info.description` shortened. Nothing kept was edited:
-# known flaws are handled by tests/support/openapi_check.py, not here.
+# Cut: every path other than /contacts*, /processes*, /webhooks and /webhooks/{webhookId}, and
+# every component those paths do not reference (directly or transitively); `info.description`
+# shortened. Nothing kept was edited: known flaws are handled by tests/support/openapi_check.py.
 # Regenerate with: python tests/openapi/vendor_spec.py /work/shared/reference/brevo-openapi-v3.yaml
 """
 
@@ -50,7 +53,7 @@ def subset(spec: dict[str, Any]) -> dict[str, Any]:
     paths = {
         path: item
         for path, item in spec["paths"].items()
-        if path.startswith(("/contacts", "/processes"))
+        if path.startswith(("/contacts", "/processes")) or path in WEBHOOK_PATHS
     }
     pending, kept = _refs(paths), set()
     while pending:
@@ -62,7 +65,8 @@ def subset(spec: dict[str, Any]) -> dict[str, Any]:
     for ref in sorted(kept):
         _, _, section, name = ref.split("/")
         components.setdefault(section, {})[name] = spec["components"][section][name]
-    info = {**spec["info"], "description": "Brevo API v3 (contacts and processes subset)."}
+    info = {**spec["info"],
+            "description": "Brevo API v3 (contacts, processes and webhooks subset)."}
     return {
         "openapi": spec["openapi"],
         "info": info,

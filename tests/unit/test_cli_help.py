@@ -74,7 +74,10 @@ def test_every_option_says_what_it_does_and_its_default(name: str) -> None:
     for action in options(parser):
         text = help_with_default(action)
         assert action.help, f"{name} {action.option_strings[0]} has no help"
-        assert "default" in text, f"{name} {action.option_strings[0]} shows no default"
+        if action.required:
+            assert "(required)" in text, f"{name} {action.option_strings[0]} is not said required"
+        else:
+            assert "default" in text, f"{name} {action.option_strings[0]} shows no default"
         assert flat(text % {"default": action.default}) in shown
 
 
