@@ -9,15 +9,11 @@ import psycopg
 import pytest
 from playwright.sync_api import Locator, Page, expect
 
-from tests.e2e.conftest import Live, screenshot
+from tests.e2e.conftest import DESKTOP, PHONE, Live, assert_accessible, screenshot
 from tests.factories import add_customer
 from tests.reliability.harness import Listener, wait_for
 
 pytestmark = pytest.mark.browser
-
-DESKTOP = {"width": 1280, "height": 900}
-PHONE = {"width": 420, "height": 900}
-
 
 def listener_item(page: Page, pid: int) -> Locator:
     return page.locator("#listeners li.listener", has_text=f"pid {pid},")
@@ -52,10 +48,12 @@ def test_the_overview_shows_a_running_listener_then_a_stopped_one(
         expect(page.get_by_role("img", name="Pushes and failures per hour, last 48 hours (UTC)")
                ).to_be_visible()
         screenshot(page, "overview-running-1280")
+        assert_accessible(page)
         page.set_viewport_size(PHONE)
         page.reload()
         expect(item).to_have_attribute("data-state", "running")
         screenshot(page, "overview-running-420")
+        assert_accessible(page)
         assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     finally:
         listener.terminate()
@@ -69,10 +67,12 @@ def test_the_overview_shows_a_running_listener_then_a_stopped_one(
     expect(item.locator(".summary")).to_contain_text("(stopped)")
     expect(page.get_by_role("status")).to_contain_text("No listener is running")
     screenshot(page, "overview-stopped-1280")
+    assert_accessible(page)
     page.set_viewport_size(PHONE)
     page.reload()
     expect(item).to_have_attribute("data-state", "stopped")
     screenshot(page, "overview-stopped-420")
+    assert_accessible(page)
 
 
 def test_the_overview_is_the_landing_page_and_leads_with_a_pause(
@@ -88,6 +88,8 @@ def test_the_overview_is_the_landing_page_and_leads_with_a_pause(
     expect(page.locator("#account")).to_contain_text("Key not found")
     expect(page.locator("#listeners")).to_contain_text("No listener has recorded a heartbeat")
     screenshot(page, "overview-paused-1280")
+    assert_accessible(page)
     page.set_viewport_size(PHONE)
     page.reload()
     screenshot(page, "overview-paused-420")
+    assert_accessible(page)

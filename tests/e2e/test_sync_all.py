@@ -11,7 +11,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from brevo_sync.reconcile import SWEEP_LOCK_KEY
-from tests.e2e.conftest import Live, screenshot
+from tests.e2e.conftest import Live, assert_accessible, screenshot
 from tests.factories import add_customer, add_customers
 
 pytestmark = pytest.mark.browser
@@ -70,6 +70,7 @@ def test_the_dialog_shows_the_plan_and_confirm_runs_it(
     expect(creates.first).to_contain_text("create the contact; add to list 2")
     expect(dialog.locator('[data-change="updates"] tbody tr')).to_contain_text("→ Hopper")
     screenshot(page, "sync-all-plan")
+    assert_accessible(page)  # the open dialog too
 
     dialog.get_by_role("button", name="Confirm").click()
     result = page.locator("#sync-result")
@@ -80,6 +81,7 @@ def test_the_dialog_shows_the_plan_and_confirm_runs_it(
     expect(dialog).to_be_hidden()
     page.wait_for_function("() => window.changed === 1")  # the rest of the page was told
     screenshot(page, "sync-all-done")
+    assert_accessible(page)
 
     # Nothing is left to do: a new plan says so.
     page.get_by_role("button", name="Sync All to Brevo").click()
