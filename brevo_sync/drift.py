@@ -1,19 +1,18 @@
 """Drift: where Brevo (as the mirror shows it) differs from what the sync would push.
 
-Found in SQL, set-based (brevo_sync/sql/reconcile.sql `drift_rows`), queued in short batches.
+Found in SQL, set-based (brevo_sync/sql/reconcile.sql `drift_rows`), queued without holding
+up the application (brevo_sync.queue).
 The safeguard that refuses a mass removal is a pure function of the drift's counts.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
-import psycopg
-
-from brevo_sync.db import Conn, Pool, q
+from brevo_sync import queue
+from brevo_sync.db import Pool, q
 from brevo_sync.decide import Policy
 
 # Kinds of drift, in the order they are reported.
@@ -25,7 +24,6 @@ DELETED = "deleted"            # deleted, still subscribed
 KINDS = (MISSING, ATTRIBUTES, LIST, OPTED_OUT, DELETED)
 REMOVALS = (OPTED_OUT, DELETED)
 
-ENQUEUE_BATCH = 1000
 # Fewer removals than this never trip the safeguard, so that a small list can still lose a
 # customer or two: the guard is there for mass removals, not for the tenth customer of ten.
 GUARD_FLOOR = 5
@@ -108,27 +106,7 @@ async def enqueue_drift(pool: Pool, drift: Drift) -> dict[str, int]:
     added: dict[str, int] = {}
     async with pool.connection() as conn:
         for kind in KINDS:
-            ids = drift.ids.get(kind, [])
-            added[kind] = await run_in_short_batches(
-                conn, q("drift_enqueue"), ids,
-                lambda batch, kind=kind: {"ids": list(batch), "reason": f"reconcile:{kind}"})
+            added[kind] = await queue.enqueue_drift(conn, drift.ids.get(kind, []),
+                                                    f"reconcile:{kind}")
     return added
 
-
-async def run_in_short_batches(conn: Conn, query: str, items: Sequence[Any],
-                               params: Any, *, batch: int = ENQUEUE_BATCH) -> int:
-    """Run `query` over `items` a batch at a time, each batch its own short transaction that
-    gives up on a lock wait (then goes row by row, each row its own transaction); returns the
-    rows affected. Application transactions never wait long on the sync, nor deadlock with it.
-    """
-    done = 0
-    for start in range(0, len(items), batch):
-        chunk = items[start:start + batch]
-        try:
-            async with conn.transaction():
-                await conn.execute(q("short_lock_wait"))
-                done += max(0, (await conn.execute(query, params(chunk))).rowcount)
-        except psycopg.errors.LockNotAvailable:
-            for item in chunk:
-                done += max(0, (await conn.execute(query, params([item]))).rowcount)
-    return done

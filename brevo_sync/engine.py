@@ -24,11 +24,12 @@ from uuid import UUID
 
 import structlog
 
+from brevo_sync import queue
 from brevo_sync.attributes import AttributeNames
 from brevo_sync.brevo import BrevoClient
 from brevo_sync.brevo.errors import BrevoAccountError, BrevoDeadlineError, BrevoError
 from brevo_sync.brevo.limiter import deadline as brevo_deadline
-from brevo_sync.db import Pool, each_free_row, q
+from brevo_sync.db import Pool, q
 from brevo_sync.decide import Action, Create, Policy, Remove, Update, as_bool, decide
 from brevo_sync.identity import claim_of
 from brevo_sync.importer import ImportRow, Imports, ImportTiming
@@ -174,10 +175,9 @@ class Engine:
         """An admin's push of one customer, whether or not it was pending. None when another
         worker holds its row right now, or when no such customer exists."""
         async with self.pool.connection() as conn:
-            await conn.execute(q("enqueue"), {"ids": [customer_id], "reason": "admin"})
-            rows = await (await conn.execute(q("claim_one"), {
-                "customer_id": customer_id, "worker": self.worker,
-                "lease": SMALL_LEASE_SECONDS})).fetchall()
+            await queue.enqueue(conn, [customer_id], "admin")
+            rows = await queue.claim_one(conn, customer_id, worker=self.worker,
+                                         lease=SMALL_LEASE_SECONDS)
         if not rows:
             return None
         report = DrainReport(keep=1)
@@ -186,17 +186,14 @@ class Engine:
 
     async def ready_count(self) -> int:
         async with self.pool.connection() as conn:
-            row = await (await conn.execute(q("depth"))).fetchone()
+            row = await queue.depth(conn)
         return int(row["ready"]) if row else 0
 
     async def _claim(self, bulk: bool) -> list[QueueItem]:
-        params = {
-            "worker": self.worker,
-            "limit": self.bulk_batch if bulk else self.small_batch,
-            "lease": BULK_LEASE_SECONDS if bulk else SMALL_LEASE_SECONDS,
-        }
         async with self.pool.connection() as conn:
-            rows = await (await conn.execute(q("claim"), params)).fetchall()
+            rows = await queue.claim(
+                conn, worker=self.worker, limit=self.bulk_batch if bulk else self.small_batch,
+                lease=BULK_LEASE_SECONDS if bulk else SMALL_LEASE_SECONDS)
         return [_item(r) for r in rows]
 
     async def _process(self, items: list[QueueItem], report: DrainReport, *, bulk: bool,
@@ -342,16 +339,14 @@ class Engine:
         """Backed off like a transient failure: an immediate retry would spin on the bug."""
         if crashed:
             async with self.pool.connection() as conn:
-                await each_free_row(conn, "release_retry", [
-                    {"customer_id": item.customer_id, "version": item.version,
-                     "delay": retry_delay(item.attempts), "error": f"crashed: {error!r}"}
-                    for item, error in crashed])
+                await queue.release_retry(conn, [
+                    (item.customer_id, item.version, retry_delay(item.attempts),
+                     f"crashed: {error!r}") for item, error in crashed])
 
     async def _release_unpushed(self, customer_ids: list[UUID]) -> None:
         if customer_ids:
             async with self.pool.connection() as conn:
-                await each_free_row(conn, "release_unclaimed", [
-                    {"customer_id": cid, "worker": self.worker} for cid in customer_ids])
+                await queue.release_unclaimed(conn, customer_ids, worker=self.worker)
 
     async def _record(self, outcomes: Sequence[Outcome], report: DrainReport) -> None:
         async with self.pool.connection() as conn:

@@ -24,6 +24,7 @@ import psycopg
 import structlog
 from psycopg.types.json import Jsonb
 
+from brevo_sync import queue
 from brevo_sync.brevo import BrevoAccountError, BrevoClient, BrevoError
 from brevo_sync.config import Settings
 from brevo_sync.db import Pool, connect, q, statement_deadline
@@ -314,7 +315,7 @@ class _Sweep:
 
     async def _summary(self, report: DrainReport) -> SweepResult:
         async with self.pool.connection() as conn:
-            depth = await (await conn.execute(q("depth"))).fetchone()
+            depth = await queue.depth(conn)
         pending = int(depth["pending"]) if depth else 0
         ready = int(depth["ready"]) if depth else 0
         self._set(remaining=pending)

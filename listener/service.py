@@ -15,10 +15,11 @@ import httpx
 import psycopg
 import structlog
 
+from brevo_sync import queue
 from brevo_sync.brevo import BrevoClient
 from brevo_sync.brevo.errors import BrevoAccountError, BrevoError, BrevoPermanentError
 from brevo_sync.config import ConfigError, Settings
-from brevo_sync.db import Pool, connect, q
+from brevo_sync.db import Pool, connect
 from brevo_sync.failures import EXIT_BREVO, brevo_unavailable, describe
 from brevo_sync.outcome import Outcome
 from brevo_sync.pause import AccountPause, note_accepted, probe_delay
@@ -229,7 +230,7 @@ async def _sample_depth(pool: Pool, metrics: ListenerMetrics, health: Health,
     while not stop.is_set():
         try:
             async with pool.connection() as conn:
-                row = await (await conn.execute(q("depth"))).fetchone()
+                row = await queue.depth(conn)
             if row is not None:
                 metrics.observe_depth(row)
                 health.queue_sampled(int(row["ready"] or 0))

@@ -117,25 +117,6 @@ GROUP BY kind;
 SELECT (SELECT count(*) FROM public.customers WHERE marketing_opt_in) AS opted_in,
        (SELECT count(*) FROM brevo_sync.sync_state WHERE status = 'synced') AS synced_contacts;
 
--- name: drift_enqueue
--- One batch of drift into the queue; a row already pending is kept as it is. A deleted
--- customer's row carries what the removal needs, as the trigger's would.
-INSERT INTO brevo_sync.queue AS q
-    (customer_id, reason, deleted, deleted_email, deleted_contact_id)
-SELECT t.id, %(reason)s, c.id IS NULL,
-       CASE WHEN c.id IS NULL THEN s.email END,
-       CASE WHEN c.id IS NULL THEN s.brevo_contact_id END
-FROM unnest(%(ids)s::uuid[]) AS t(id)
-LEFT JOIN public.customers c ON c.id = t.id
-LEFT JOIN brevo_sync.sync_state s ON s.customer_id = t.id
-ORDER BY t.id
-ON CONFLICT (customer_id) DO NOTHING;
-
--- name: short_lock_wait
--- A batch that would wait on an application's transaction gives up quickly instead, so it
--- can never hold the application up for long nor deadlock with it.
-SET LOCAL lock_timeout = '200ms';
-
 -- name: unsubscribe_candidates
 -- Opted-in customers whose contact Brevo has blocklisted (an unsubscribe, a spam complaint,
 -- a hard bounce, an admin) when the sync did not blocklist it itself, or who left the sync's
