@@ -88,17 +88,15 @@ def parse_history_query(params: Mapping[str, str]) -> HistoryQuery:
 
 async def read_history(conn: AsyncConnection[Any], query: HistoryQuery) -> HistoryPage:
     clauses, params = [], {}
-    for name, value in (
-        ("customer_id", query.customer_id),
-        ("email", query.email),
-        ("outcome", query.outcome),
-        ("action", query.action),
-        ("source", query.source),
+    for name, value, clause in (
+        ("customer_id", query.customer_id, "history_where_customer"),
+        ("email", query.email, "history_where_email"),
+        ("outcome", query.outcome, "history_where_outcome"),
+        ("action", query.action, "history_where_action"),
+        ("source", query.source, "history_where_source"),
     ):
         if value is not None:
-            clauses.append(
-                q("history_where_customer" if name == "customer_id" else f"history_where_{name}")
-            )
+            clauses.append(q(clause))
             params[name] = value
     where = " AND ".join(clauses) or "true"
     total = await scalar(conn, compose("history_count", where=where), {**params, "cap": COUNT_CAP})
