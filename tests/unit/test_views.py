@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from brevo_sync.audit import parse_history_query
+from brevo_sync.history import parse_history_query
 from brevo_sync.views import (
     MAX_PER_PAGE,
     UnknownView,

@@ -1,5 +1,12 @@
 """The sync history (brevo_sync.history, the audit log) as the admin page reads it: newest
-first, filtered by customer (id or email), outcome, action and source."""
+first, filtered by customer (id or email), outcome, action and source.
+
+What is really written (migrations/002's column comments are older and cannot be edited, an
+applied migration being checksummed): history.outcome is one of OUTCOMES, 'retry' included;
+history.action one of ACTIONS (plus 'check_id' for an identity check that failed);
+brevo_sync.runs.kind is only ever 'reconcile' (never 'sync_all' nor 'drain'), its status
+running | done | partial | failed | refused.
+"""
 
 from __future__ import annotations
 
