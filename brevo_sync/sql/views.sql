@@ -133,7 +133,7 @@ WHERE c.marketing_opt_in;
 SELECT id AS run_id, kind, source, started_at, counts
 FROM brevo_sync.runs
 WHERE status = 'running' AND finished_at IS NULL
-  AND kind IN ('reconcile', 'sync_all')
+  AND kind = 'reconcile'
   AND started_at > now() - make_interval(secs => %(max_age)s)
 ORDER BY started_at DESC
 LIMIT 1;
