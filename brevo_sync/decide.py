@@ -12,7 +12,7 @@ from uuid import UUID
 
 from brevo_sync.attributes import DEFAULT_NAMES, AttributeNames
 from brevo_sync.config import RemovalAction
-from brevo_sync.model import Customer, KnownContact, QueueItem, SyncMemory
+from brevo_sync.model import Customer, KnownContact, QueueItem, SyncState
 from brevo_sync.normalize import (
     InvalidField,
     normalize_email,
@@ -93,7 +93,7 @@ def decide(
     item: QueueItem,
     customer: Customer | None,
     known: KnownContact | None,
-    memory: SyncMemory | None,
+    memory: SyncState | None,
     policy: Policy,
     *,
     shares_email_with: UUID | None = None,
@@ -166,7 +166,7 @@ def _opted_in(
     email: str,
     attributes: dict[str, Any],
     known: KnownContact | None,
-    memory: SyncMemory | None,
+    memory: SyncState | None,
     policy: Policy,
 ) -> Action:
     lists = (policy.list_id,) if policy.list_id else ()
@@ -219,7 +219,7 @@ def _join(notes: list[str]) -> str | None:
 def _opted_out(
     customer: Customer,
     known: KnownContact | None,
-    memory: SyncMemory | None,
+    memory: SyncState | None,
     policy: Policy,
 ) -> Action:
     was_synced = customer.brevo_contact_id is not None or (
@@ -236,7 +236,7 @@ def _opted_out(
 def _deleted(
     item: QueueItem,
     known: KnownContact | None,
-    memory: SyncMemory | None,
+    memory: SyncState | None,
     policy: Policy,
 ) -> Action:
     contact_id = item.deleted_contact_id or (memory.brevo_contact_id if memory else None)
@@ -247,7 +247,7 @@ def _deleted(
                     policy.delete_action, policy, "deleted in the database")
 
 
-def _pushed_email(memory: SyncMemory | None) -> str | None:
+def _pushed_email(memory: SyncState | None) -> str | None:
     if memory is None:
         return None
     return memory.pushed_email or (memory.email if memory.brevo_contact_id else None)
@@ -257,7 +257,7 @@ def _removal(
     contact_id: int | None,
     email: str | None,
     known: KnownContact | None,
-    memory: SyncMemory | None,
+    memory: SyncState | None,
     how: RemovalAction,
     policy: Policy,
     why: str,

@@ -34,7 +34,7 @@ from brevo_sync.decide import Action, Create, Policy, Remove, Update, as_bool, d
 from brevo_sync.identity import claim_of
 from brevo_sync.importer import ImportRow, Imports, ImportTiming
 from brevo_sync.mirror import vouch_for_mirror
-from brevo_sync.model import Customer, KnownContact, QueueItem, SyncMemory
+from brevo_sync.model import Customer, KnownContact, QueueItem, SyncState
 from brevo_sync.outcome import Outcome, record
 from brevo_sync.push import push, retry_delay
 from brevo_sync.stale_ids import Checked, check_stored_ids
@@ -286,7 +286,7 @@ class Engine:
         return checked
 
     async def _note_intents(self, prepared: list[Prepared]) -> None:
-        """Write down what is about to be sent, before it is sent (see SyncMemory)."""
+        """Write down what is about to be sent, before it is sent (see SyncState)."""
         intents = [(p.item.customer_id, *_intent(p.action)) for p in prepared
                    if isinstance(p.action, Create | Update | Remove)]
         if not intents:
@@ -444,8 +444,8 @@ def _known(row: dict[str, Any]) -> KnownContact | None:
                         frozenset(row["m_list_unsubscribed"] or ()))
 
 
-def _memory(row: dict[str, Any]) -> SyncMemory | None:
+def _memory(row: dict[str, Any]) -> SyncState | None:
     if row["s_status"] is None:
         return None
-    return SyncMemory(row["s_email"], row["s_contact_id"], row["s_status"],
+    return SyncState(row["s_email"], row["s_contact_id"], row["s_status"],
                       row["s_removed_by_sync"], row["s_pushed_email"])

@@ -46,7 +46,7 @@ class KnownContact:
 
 
 @dataclass(frozen=True)
-class SyncMemory:
+class SyncState:
     """What the sync itself last did for a customer (brevo_sync.sync_state)."""
 
     email: str | None = None
