@@ -12,7 +12,7 @@ from uuid import UUID
 
 from brevo_sync.attributes import DEFAULT_NAMES, AttributeNames
 from brevo_sync.config import RemovalAction
-from brevo_sync.model import Customer, KnownContact, QueueItem, SyncState
+from brevo_sync.rows import Customer, KnownContact, QueueItem, SyncState
 from brevo_sync.normalize import (
     InvalidField,
     normalize_email,

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from uuid import UUID
 
-from brevo_sync.model import Customer, KnownContact, QueueItem, SyncState
+from brevo_sync.rows import Customer, KnownContact, QueueItem, SyncState
 
 FORGET_ACTION = "forget_id"    # the history's action for a forgotten contact id
 

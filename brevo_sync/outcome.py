@@ -12,7 +12,7 @@ from psycopg import AsyncConnection
 from brevo_sync import queue
 from brevo_sync.attributes import DEFAULT_NAMES, AttributeNames
 from brevo_sync.db import q
-from brevo_sync.model import Customer, QueueItem
+from brevo_sync.rows import Customer, QueueItem
 from brevo_sync.stale_ids import release_taken_ids
 
 Result = Literal["ok", "skipped", "error", "retry"]

@@ -31,7 +31,7 @@ from brevo_sync.identity import (
     taken_reason,
 )
 from brevo_sync.mirror import upsert_contacts
-from brevo_sync.model import KnownContact
+from brevo_sync.rows import KnownContact
 
 log = structlog.get_logger("brevo_sync.identity")
 

@@ -20,7 +20,7 @@ from brevo_sync.engine import Engine
 from brevo_sync.identity import claim_of
 from brevo_sync.migrate import migrate
 from brevo_sync.mirror import refresh_mirror
-from brevo_sync.model import Customer, QueueItem
+from brevo_sync.rows import Customer, QueueItem
 from brevo_sync.reconcile import run_sweep
 from brevo_sync.service import engine_from
 from brevo_sync.stale_ids import check_stored_ids

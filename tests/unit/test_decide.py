@@ -15,7 +15,7 @@ from brevo_sync.decide import (
     attribute_changes,
     decide,
 )
-from brevo_sync.model import Customer, KnownContact, QueueItem, SyncState
+from brevo_sync.rows import Customer, KnownContact, QueueItem, SyncState
 
 CID = uuid.UUID("00000000-0000-0000-0000-000000000001")
 POLICY = Policy(list_id=2)

@@ -7,7 +7,7 @@ import uuid
 from brevo_sync.brevo import Contact
 from brevo_sync.identity import Claim, Holder, claim_of, holder_in_mirror, stale_reason
 from brevo_sync.mirror import Mirrored, account_mark, holds_oldest
-from brevo_sync.model import Customer, KnownContact, QueueItem, SyncState
+from brevo_sync.rows import Customer, KnownContact, QueueItem, SyncState
 
 CID = uuid.uuid4()
 

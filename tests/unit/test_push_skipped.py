@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 
 from brevo_sync.decide import Nothing
-from brevo_sync.model import Customer, KnownContact, QueueItem
+from brevo_sync.rows import Customer, KnownContact, QueueItem
 from brevo_sync.push import skipped
 
 ITEM = QueueItem(uuid.uuid4(), 1)

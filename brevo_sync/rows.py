@@ -1,4 +1,5 @@
-"""The rows the engine works with, as plain values."""
+"""The rows the engine works with, as plain values: a customer, its queue row, its sync state
+and the contact known for it."""
 
 from __future__ import annotations
 
