@@ -14,7 +14,7 @@ from brevo_sync.mirror import refresh_mirror
 from brevo_sync.outcome import Outcome
 from brevo_sync.pause import note_accepted
 from brevo_sync.reconcile import SweepResult, run_sweep
-from brevo_sync.service import engine_from, prepare_brevo
+from brevo_sync.wiring import engine_from, prepare_brevo
 
 
 class Actions:

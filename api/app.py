@@ -26,7 +26,7 @@ from api.throttle import LoginThrottle
 from api.totals import Totals
 from brevo_sync.config import Settings
 from brevo_sync.resources import public_dir
-from brevo_sync.service import client_from, pool_from
+from brevo_sync.wiring import client_from, pool_from
 
 POOL_NAME = "brevo-sync-api"
 POOL_SIZE = 6

@@ -156,7 +156,7 @@ def _listen(args: argparse.Namespace) -> int:
 async def _drain_once(settings: Settings) -> int:
     from brevo_sync.brevo import BrevoAccountError
     from brevo_sync.pause import note_accepted, note_refused
-    from brevo_sync.service import client_from, engine_from, pool_from
+    from brevo_sync.wiring import client_from, engine_from, pool_from
 
     await _check_services(settings)
     async with pool_from(settings, "brevo-sync-drain") as pool, client_from(settings) as client:
@@ -177,7 +177,7 @@ async def _drain_once(settings: Settings) -> int:
 
 def _check(args: argparse.Namespace) -> int:
     from brevo_sync.preflight import run_preflight
-    from brevo_sync.service import client_from
+    from brevo_sync.wiring import client_from
 
     settings = Settings.from_env()
 
@@ -209,7 +209,7 @@ async def _check_services(settings: Settings) -> None:
     ends the command with one line rather than retries without end or a failed run."""
     from brevo_sync.brevo import BrevoAccountError
     from brevo_sync.pause import note_refused
-    from brevo_sync.service import client_from, pool_from, prepare_brevo
+    from brevo_sync.wiring import client_from, pool_from, prepare_brevo
 
     await check_database(settings.require_database(), database_setting(os.environ, direct=False))
     async with client_from(settings) as client:

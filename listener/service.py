@@ -24,7 +24,7 @@ from brevo_sync.failures import EXIT_BREVO, brevo_unavailable, describe
 from brevo_sync.outcome import Outcome
 from brevo_sync.pause import AccountPause, note_accepted, probe_delay
 from brevo_sync.preflight import PreflightError
-from brevo_sync.service import engine_from, limiter_from, pool_from, prepare_brevo
+from brevo_sync.wiring import engine_from, limiter_from, pool_from, prepare_brevo
 from listener.backoff import Backoff
 from listener.connection import (
     APPLICATION_NAME,
