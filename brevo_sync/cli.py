@@ -148,7 +148,7 @@ def _listen(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
     if args.once:
         return asyncio.run(_drain_once(settings))
-    from listener.service import run
+    from listener.run import run
 
     return int(run(settings, metrics_port=args.metrics_port))
 

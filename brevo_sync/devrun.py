@@ -102,7 +102,7 @@ def forget_old_account(dsn: str, say: Say) -> None:
 
 async def _serve(settings: Settings, port: int, generated_password: bool, say: Say) -> int:
     from listener.lifecycle import stop_on_signals
-    from listener.service import serve as serve_listener
+    from listener.run import serve as serve_listener
 
     stop, hurry = asyncio.Event(), asyncio.Event()
     async with contextlib.AsyncExitStack() as stack:
