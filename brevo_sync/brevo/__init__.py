@@ -16,7 +16,7 @@ from brevo_sync.brevo.errors import (
 )
 from brevo_sync.brevo.limiter import RateLimiter, RateLimits
 from brevo_sync.brevo.models import Contact, ImportProcess, ListResult
-from brevo_sync.brevo.payloads import normalize_email
+from brevo_sync.brevo.payloads import lowered_email
 
 __all__ = [
     "BrevoAccountError",
@@ -37,5 +37,5 @@ __all__ = [
     "classify_response",
     "is_duplicate_email",
     "is_duplicate_sms",
-    "normalize_email",
+    "lowered_email",
 ]

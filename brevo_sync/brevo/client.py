@@ -50,7 +50,7 @@ from brevo_sync.brevo.payloads import (
     import_row,
     list_members,
     list_result,
-    normalize_email,
+    lowered_email,
 )
 from brevo_sync.brevo.retry import MAX_ATTEMPTS, delay_for
 from brevo_sync.brevo.secret import Secret, redact, scrubbed
@@ -208,7 +208,7 @@ class BrevoClient:
         """
         merged = dict(attributes or {})
         if email is not None:
-            merged["EMAIL"] = normalize_email(email)
+            merged["EMAIL"] = lowered_email(email)
         body: dict[str, Any] = {}
         if merged:
             body["attributes"] = merged
