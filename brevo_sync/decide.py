@@ -12,7 +12,6 @@ from uuid import UUID
 
 from brevo_sync.attributes import DEFAULT_NAMES, AttributeNames
 from brevo_sync.config import RemovalAction
-from brevo_sync.rows import Customer, KnownContact, QueueItem, SyncState
 from brevo_sync.normalize import (
     InvalidField,
     normalize_email,
@@ -20,6 +19,7 @@ from brevo_sync.normalize import (
     normalize_phone,
     phone_problem,
 )
+from brevo_sync.rows import Customer, KnownContact, QueueItem, SyncState
 
 
 @dataclass(frozen=True)

@@ -34,9 +34,9 @@ from brevo_sync.decide import Action, Create, Policy, Remove, Update, as_bool, d
 from brevo_sync.identity import claim_of
 from brevo_sync.importer import ImportRow, Imports, ImportTiming
 from brevo_sync.mirror import vouch_for_mirror
-from brevo_sync.rows import Customer, KnownContact, QueueItem, SyncState
 from brevo_sync.outcome import Outcome, record
 from brevo_sync.push import push, retry_delay
+from brevo_sync.rows import Customer, KnownContact, QueueItem, SyncState
 from brevo_sync.stale_ids import Checked, check_stored_ids
 
 log = structlog.get_logger("brevo_sync.engine")

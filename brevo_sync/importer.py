@@ -38,9 +38,9 @@ from brevo_sync.brevo.errors import (
 )
 from brevo_sync.brevo.limiter import deadline as brevo_deadline
 from brevo_sync.db import Pool, q
-from brevo_sync.rows import Customer, QueueItem
 from brevo_sync.outcome import MirrorRow, Outcome
 from brevo_sync.push import retry_delay
+from brevo_sync.rows import Customer, QueueItem
 
 log = structlog.get_logger("brevo_sync.importer")
 

@@ -43,8 +43,8 @@ from brevo_sync.mirror import refresh_mirror
 from brevo_sync.outcome import Outcome
 from brevo_sync.pause import note_accepted, note_refused
 from brevo_sync.preflight import PreflightError
-from brevo_sync.wiring import client_from, engine_from, policy_from, pool_from, prepare_brevo
 from brevo_sync.unsubscribes import find_unsubscribes, reflect_unsubscribes
+from brevo_sync.wiring import client_from, engine_from, policy_from, pool_from, prepare_brevo
 
 log = structlog.get_logger("brevo_sync.reconcile")
 

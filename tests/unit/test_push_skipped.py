@@ -5,8 +5,8 @@ from __future__ import annotations
 import uuid
 
 from brevo_sync.decide import Nothing
-from brevo_sync.rows import Customer, KnownContact, QueueItem
 from brevo_sync.push import skipped
+from brevo_sync.rows import Customer, KnownContact, QueueItem
 
 ITEM = QueueItem(uuid.uuid4(), 1)
 
