@@ -262,7 +262,7 @@ class Engine:
 
     async def _load(self, ids: list[UUID]) -> list[dict[str, Any]]:
         async with self.pool.connection() as conn:
-            return await (await conn.execute(q("load"), {"ids": ids})).fetchall()
+            return await (await conn.execute(q("claimed_customers_with_state"), {"ids": ids})).fetchall()
 
     async def _check_ids(self, rows: list[dict[str, Any]], by_id: dict[UUID, QueueItem],
                          report: DrainReport) -> Checked:
