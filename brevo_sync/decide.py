@@ -12,6 +12,7 @@ from uuid import UUID
 
 from brevo_sync.attributes import DEFAULT_NAMES, AttributeNames
 from brevo_sync.config import RemovalAction
+from brevo_sync.differs import held_bool, same_sms
 from brevo_sync.normalize import (
     InvalidField,
     normalize_email,
@@ -140,25 +141,15 @@ def attribute_changes(desired: dict[str, Any], current: dict[str, Any],
 
 
 def _same(name: str, wanted: Any, held: Any, names: AttributeNames) -> bool:
+    """brevo_sync.differs' rule, attribute by attribute."""
     if name == names.sms:
-        return _digits(wanted) == _digits(held)
+        return same_sms(wanted, held)
     if isinstance(wanted, bool):
         # Brevo may leave a false (or never set) boolean out: missing equals false.
-        return wanted == as_bool(held)
+        return wanted == held_bool(held)
     if isinstance(wanted, str):
         return wanted == (held or "")
     return bool(wanted == held)
-
-
-def as_bool(value: Any) -> bool:
-    """A boolean attribute as Brevo may return it: true, "true", or absent (false)."""
-    if isinstance(value, str):
-        return value.strip().lower() == "true"
-    return value is True
-
-
-def _digits(value: Any) -> str:
-    return "".join(ch for ch in str(value or "") if ch.isdigit())
 
 
 def _opted_in(

@@ -14,6 +14,7 @@ from uuid import UUID
 from brevo_sync import queue
 from brevo_sync.db import Pool, q
 from brevo_sync.decide import Policy
+from brevo_sync.differs import sweep_phone_differs
 
 # Kinds of drift, in the order they are reported.
 MISSING = "missing"            # opted in, no contact in Brevo
@@ -23,6 +24,7 @@ OPTED_OUT = "opted_out"        # opted out, still subscribed
 DELETED = "deleted"            # deleted, still subscribed
 KINDS = (MISSING, ATTRIBUTES, LIST, OPTED_OUT, DELETED)
 REMOVALS = (OPTED_OUT, DELETED)
+PHONE = "phone"                # drift_rows: a phone only differs.py can settle
 
 # Fewer removals than this never trip the safeguard, so that a small list can still lose a
 # customer or two: the guard is there for mass removals, not for the tenth customer of ten.
@@ -93,9 +95,20 @@ def drift_query() -> str:
 
 async def find_drift(pool: Pool, policy: Policy) -> Drift:
     drift = Drift()
+    phones: list[dict[str, Any]] = []
     async with pool.connection() as conn:
         for row in await (await conn.execute(drift_query(), policy_params(policy))).fetchall():
-            drift.ids[row["kind"]] = list(row["ids"])
+            if row["kind"] == PHONE:
+                phones = [{"customer_id": c, "phone": p, "held_sms": s, "list_drift": d}
+                          for c, p, s, d in zip(row["ids"], row["phones"], row["held_sms"],
+                                                row["list_drift"], strict=True)]
+            else:
+                drift.ids[row["kind"]] = list(row["ids"])
+    # The phones SQL could not settle, by the one rule (brevo_sync.differs).
+    changed, listed = sweep_phone_differs(phones, policy.phone_region)
+    for kind, ids in ((ATTRIBUTES, changed), (LIST, listed)):
+        if ids:
+            drift.ids[kind] = sorted([*drift.ids.get(kind, []), *ids])
     drift.opted_in, drift.synced_contacts = await sweep_totals(pool)
     return drift
 

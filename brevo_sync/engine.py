@@ -30,7 +30,8 @@ from brevo_sync.brevo import BrevoClient
 from brevo_sync.brevo.errors import BrevoAccountError, BrevoDeadlineError, BrevoError
 from brevo_sync.brevo.limiter import deadline as brevo_deadline
 from brevo_sync.db import Pool, q
-from brevo_sync.decide import Action, Create, Policy, Remove, Update, as_bool, decide
+from brevo_sync.decide import Action, Create, Policy, Remove, Update, decide
+from brevo_sync.differs import held_bool
 from brevo_sync.identity import claim_of
 from brevo_sync.importer import ImportRow, Imports, ImportTiming
 from brevo_sync.mirror import vouch_for_mirror
@@ -262,7 +263,8 @@ class Engine:
 
     async def _load(self, ids: list[UUID]) -> list[dict[str, Any]]:
         async with self.pool.connection() as conn:
-            return await (await conn.execute(q("claimed_customers_with_state"), {"ids": ids})).fetchall()
+            cursor = await conn.execute(q("claimed_customers_with_state"), {"ids": ids})
+            return await cursor.fetchall()
 
     async def _check_ids(self, rows: list[dict[str, Any]], by_id: dict[UUID, QueueItem],
                          report: DrainReport) -> Checked:
@@ -392,7 +394,7 @@ def _clears_a_true(attributes: dict[str, Any], known: KnownContact | None,
     one by one, where a false is a false."""
     if known is None:
         return False
-    return any(attributes.get(name) is False and as_bool(known.attributes.get(name))
+    return any(attributes.get(name) is False and held_bool(known.attributes.get(name))
                for name in names.booleans)
 
 

@@ -1,7 +1,8 @@
 -- name: drift_rows
 -- One row (customer_id, kind) for each customer whose Brevo contact, as the mirror shows it,
--- differs from what the sync would push (decide.py's rules, set-based). A row that failed for
--- good is left alone until it changes: its fingerprint then differs from the failed one.
+-- differs from what the sync would push (brevo_sync/differs.py's rule, set-based). A row that
+-- failed for good is left alone until it changes: its fingerprint then differs from the failed
+-- one. A phone SQL cannot settle is kind 'phone', with what differs.py needs to settle it.
 -- Embedded as a CTE by drift_by_kind, hence no semicolon.
 WITH policy AS (
     SELECT %(list_id)s::bigint AS list_id,
@@ -16,8 +17,10 @@ people AS (
            lower(btrim(c.email, E' \t\r\n')) AS email,
            btrim(coalesce(c.first_name, ''), E' \t\r\n') AS first_name,
            btrim(coalesce(c.last_name, ''), E' \t\r\n') AS last_name,
+           c.phone AS phone_raw,
            nullif(regexp_replace(coalesce(c.phone, ''), '[^0-9]', '', 'g'), '') AS phone,
            btrim(coalesce(c.phone, '')) ~ '^(\+|00)' AS phone_international,
+           btrim(coalesce(c.phone, '')) LIKE '00%%' AS phone_00,
            coalesce(c.brevo_contact_id, s.brevo_contact_id) AS contact_id,
            s.status, s.removed_by_sync,
            CASE WHEN s.status = 'error'
@@ -50,25 +53,28 @@ opted_in_drift AS (
                  -- A boolean Brevo leaves out is false.
                  OR coalesce((o.m).used_welcome_offer, false)
                     <> coalesce(o.used_welcome_offer, false)
-                 -- A phone Brevo refused as another contact's is not drift until the row
-                 -- changes.
-                 OR NOT o.sms_withheld AND NOT CASE
-                     WHEN o.phone IS NULL THEN (o.m).sms IS NULL
-                     WHEN (o.m).sms IS NULL THEN false
-                     -- Brevo keeps SMS as digits; a national number ("06 12…") matches the
-                     -- end of the international one Brevo holds.
-                     ELSE regexp_replace((o.m).sms, '[^0-9]', '', 'g') = o.phone
-                       OR (NOT o.phone_international AND length(ltrim(o.phone, '0')) >= 6
-                           AND regexp_replace((o.m).sms, '[^0-9]', '', 'g')
-                               LIKE '%%' || ltrim(o.phone, '0'))
-                   END
                  THEN 'attributes'
-               -- Someone who left the list in Brevo is never added back.
-               WHEN pol.list_id IS NOT NULL AND NOT (pol.list_id = ANY((o.m).list_ids))
-                    AND NOT (pol.list_id = ANY((o.m).list_unsubscribed))
-                 THEN 'list'
-           END AS kind
-    FROM opted_in o CROSS JOIN policy pol
+               -- A phone the sync withheld is not drift until the row changes; no phone on
+               -- either side, or an international number with Brevo's digits, is the same;
+               -- any other phone is settled by differs.py (it parses the number).
+               WHEN NOT o.sms_withheld AND NOT CASE
+                     WHEN o.phone IS NULL
+                       THEN coalesce(regexp_replace((o.m).sms, '[^0-9]', '', 'g'), '') = ''
+                     ELSE o.phone_international
+                       AND CASE WHEN o.phone_00 THEN substr(o.phone, 3) ELSE o.phone END
+                           = coalesce(regexp_replace((o.m).sms, '[^0-9]', '', 'g'), '')
+                   END
+                 THEN 'phone'
+               WHEN o.list_drift THEN 'list'
+           END AS kind,
+           o.phone_raw, (o.m).sms AS held_sms, o.list_drift
+    FROM (
+        -- Someone who left the list in Brevo is never added back.
+        SELECT o.*, coalesce(pol.list_id IS NOT NULL AND NOT (pol.list_id = ANY((o.m).list_ids))
+                             AND NOT (pol.list_id = ANY((o.m).list_unsubscribed)), false)
+                    AS list_drift
+        FROM opted_in o CROSS JOIN policy pol
+    ) o
 ),
 opted_out_drift AS (
     SELECT p.id AS customer_id, 'opted_out' AS kind
@@ -100,16 +106,21 @@ deleted_drift AS (
               ELSE false
           END
 )
-SELECT customer_id, kind FROM opted_in_drift WHERE kind IS NOT NULL
+SELECT customer_id, kind, phone_raw, held_sms, list_drift
+FROM opted_in_drift WHERE kind IS NOT NULL
 UNION ALL
-SELECT customer_id, kind FROM opted_out_drift
+SELECT customer_id, kind, NULL, NULL, NULL FROM opted_out_drift
 UNION ALL
-SELECT customer_id, kind FROM deleted_drift
+SELECT customer_id, kind, NULL, NULL, NULL FROM deleted_drift
 
 -- name: drift_by_kind
 -- The drift's customer ids grouped by kind, sorted; drift.py puts `drift_rows` in the CTE.
+-- Kind 'phone' carries its phones for differs.py to settle.
 WITH drift AS (/* drift_rows */)
-SELECT kind, array_agg(customer_id ORDER BY customer_id) AS ids
+SELECT kind, array_agg(customer_id ORDER BY customer_id) AS ids,
+       array_agg(phone_raw ORDER BY customer_id) FILTER (WHERE kind = 'phone') AS phones,
+       array_agg(held_sms ORDER BY customer_id) FILTER (WHERE kind = 'phone') AS held_sms,
+       array_agg(list_drift ORDER BY customer_id) FILTER (WHERE kind = 'phone') AS list_drift
 FROM drift
 GROUP BY kind;
 

@@ -45,6 +45,11 @@ SELECT p.sort_email, p.sort_last, p.sort_first,
        m.list_unsubscribed AS m_list_unsubscribed,
        s.status AS s_status, s.last_synced_at, s.last_attempt_at, s.last_error,
        s.last_error_code,
+       -- A phone the sync withheld is no difference until the row changes (differs.py).
+       s.sms_withheld_fingerprint IS NOT NULL
+         AND s.sms_withheld_fingerprint = brevo_sync.fingerprint(
+                 c.email, c.first_name, c.last_name, c.phone, c.marketing_opt_in,
+                 c.used_welcome_offer) AS sms_withheld,
        qu.customer_id IS NOT NULL AS queued, qu.last_error AS queue_error
 FROM page p
 JOIN public.customers c ON c.id = p.id
