@@ -7,6 +7,8 @@ import asyncio
 from typing import Any
 from uuid import UUID
 
+from structlog.contextvars import bound_contextvars
+
 from brevo_sync.brevo import BrevoClient
 from brevo_sync.config import Settings
 from brevo_sync.db import Pool
@@ -37,7 +39,8 @@ class Actions:
         """A refusal of the account raises BrevoAccountError (api/errors.py answers 503)."""
         await self.prepare()
         engine = engine_from(self.settings, self.pool, self.client, source="admin")
-        outcome = await engine.push_customer(customer_id)
+        with bound_contextvars(source="admin", worker=engine.worker):
+            outcome = await engine.push_customer(customer_id)
         if outcome is not None and outcome.result == "ok":
             await note_accepted(self.pool, source="admin")  # Brevo took this key again
         return outcome

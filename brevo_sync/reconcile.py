@@ -23,6 +23,7 @@ from typing import Any
 import psycopg
 import structlog
 from psycopg.types.json import Jsonb
+from structlog.contextvars import bind_contextvars, bound_contextvars
 
 from brevo_sync import queue
 from brevo_sync.brevo import BrevoAccountError, BrevoClient, BrevoError
@@ -198,7 +199,10 @@ class _Sweep:
         # The budget holds around every statement too: one that would outlive it (a plan gone
         # bad, a lock held elsewhere) is cancelled by Postgres instead of holding the sweep's
         # lock, and every other sweep with it, for as long as it takes.
-        with statement_deadline(self.deadline):
+        # Every line logged for this run says it comes from a sweep, which run and worker, and
+        # what started it (cron, cli, admin); run_id and worker are bound once known.
+        with statement_deadline(self.deadline), bound_contextvars(
+                source="sweep", started_by=self.source, run_id=None, worker=None):
             return await self._run()
 
     async def _run(self) -> SweepResult:
@@ -208,6 +212,7 @@ class _Sweep:
                 "source": self.source, "counts": Jsonb(self.tally.counts)})).fetchone()
         assert row is not None
         self.run_id = int(row["id"])
+        bind_contextvars(run_id=self.run_id)
         log.info("reconcile_start", run_id=self.run_id, source=self.source, budget=self.budget)
         ticker = asyncio.create_task(self._tick(), name="reconcile-progress")
         try:
@@ -291,6 +296,7 @@ class _Sweep:
         self._phase("push")
         engine = engine_from(self.settings, self.pool, self.client, source=self.source,
                              run_id=self.run_id, on_outcome=self._outcome)
+        bind_contextvars(worker=engine.worker)
         ready = await engine.ready_count()
         self._set(remaining=ready)
         if ready == 0:

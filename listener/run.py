@@ -14,6 +14,7 @@ from collections.abc import Callable
 import httpx
 import psycopg
 import structlog
+from structlog.contextvars import bind_contextvars, bound_contextvars
 
 from brevo_sync import queue
 from brevo_sync.brevo import BrevoClient
@@ -103,29 +104,31 @@ async def serve(
         log.error("listener_http_unavailable", port=metrics_port, error=str(exc))
         await client.aclose()
         return 1
-    log.info(
-        "listener_start",
-        pid=os.getpid(),
-        metrics_port=metrics_port or None,
-        brevo=settings.brevo_base_url,
-        list_id=settings.brevo_list_id,
-    )
+    # Every line logged by this listener says so, and which worker (bound once known).
     try:
-        async with client, pool_from(settings, POOL_NAME, max_size=POOL_SIZE) as pool:
-            pool.timeout = POOL_TIMEOUT_SECONDS
-            return await _serve(
-                settings,
-                dsn,
-                client,
-                pool,
-                stop=stop,
-                hurry=hurry,
-                stop_deadline=stop_deadline,
-                poll_seconds=poll_seconds,
-                metrics=metrics,
-                health=health,
-                pause_delay=pause_delay,
+        with bound_contextvars(source="listener", worker=None):
+            log.info(
+                "listener_start",
+                pid=os.getpid(),
+                metrics_port=metrics_port or None,
+                brevo=settings.brevo_base_url,
+                list_id=settings.brevo_list_id,
             )
+            async with client, pool_from(settings, POOL_NAME, max_size=POOL_SIZE) as pool:
+                pool.timeout = POOL_TIMEOUT_SECONDS
+                return await _serve(
+                    settings,
+                    dsn,
+                    client,
+                    pool,
+                    stop=stop,
+                    hurry=hurry,
+                    stop_deadline=stop_deadline,
+                    poll_seconds=poll_seconds,
+                    metrics=metrics,
+                    health=health,
+                    pause_delay=pause_delay,
+                )
     finally:
         if http is not None:
             http.close()
@@ -156,6 +159,7 @@ async def _serve(
         metrics.observe_pause(refusal)
 
     engine = engine_from(settings, pool, client, source="listener", on_outcome=on_outcome)
+    bind_contextvars(worker=engine.worker)
     pause = AccountPause(pool, client, source="listener", on_change=on_pause,
                          on_probe=health.tick, delay=pause_delay)
     listener = Listener(
