@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from psycopg import AsyncConnection
@@ -47,7 +47,6 @@ class Outcome:
     retry_delay: float = 0.0
     sms_withheld: bool = False        # pushed without SMS: Brevo holds it on another contact
     ms: float = 0.0
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def email(self) -> str | None:
