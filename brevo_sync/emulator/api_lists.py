@@ -59,7 +59,7 @@ async def create_list(request: Request) -> Response:
     if not validation.is_int(folder_id):
         raise errors.missing("folderId is required")
     if store.get_folder(folder_id) is None:
-        raise errors.BrevoError(400, "document_not_found", FOLDER_NOT_FOUND)
+        raise errors.EmulatedError(400, "document_not_found", FOLDER_NOT_FOUND)
     return JSONResponse({"id": store.create_list(name, folder_id).id}, status_code=201)
 
 
@@ -119,7 +119,7 @@ def _membership_items(body: dict[str, Any]) -> tuple[str, list[Any]]:
     if not items:
         raise errors.missing(f"{key} should contain at least one item")
     if len(items) > MAX_MEMBERSHIP_ITEMS:
-        raise errors.BrevoError(
+        raise errors.EmulatedError(
             400,
             "out_of_range",
             f"You can pass a maximum of {MAX_MEMBERSHIP_ITEMS} {key} in one request",

@@ -14,7 +14,7 @@ from starlette.routing import BaseRoute, Route
 from brevo_sync.emulator import api_attributes, api_contacts, api_lists, api_processes, control
 from brevo_sync.emulator.clock import Clock
 from brevo_sync.emulator.config import EmulatorConfig
-from brevo_sync.emulator.errors import BrevoError
+from brevo_sync.emulator.errors import EmulatedError
 from brevo_sync.emulator.faults import FaultInjector, RateLimiter
 from brevo_sync.emulator.gateway import BrevoGateway, Calls
 from brevo_sync.emulator.store import ContactStore
@@ -61,7 +61,7 @@ BREVO_ROUTES: list[BaseRoute] = [
 
 
 async def _brevo_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, BrevoError)  # noqa: S101 - registered for BrevoError only
+    assert isinstance(exc, EmulatedError)  # noqa: S101 - registered for EmulatedError only
     return exc.response()
 
 
@@ -87,7 +87,7 @@ def create_app(config: EmulatorConfig | None = None, *, clock: Clock | None = No
     app: Starlette
     app = Starlette(
         routes=[*BREVO_ROUTES, *control.ROUTES],
-        exception_handlers={BrevoError: _brevo_error, HTTPException: _http_error},
+        exception_handlers={EmulatedError: _brevo_error, HTTPException: _http_error},
         middleware=[
             Middleware(
                 BrevoGateway,

@@ -19,7 +19,7 @@ from starlette.routing import Route
 
 from brevo_sync.emulator.config import EmulatorConfig
 from brevo_sync.emulator.endpoint import config_of, store_of
-from brevo_sync.emulator.errors import BrevoError as EmulatorError
+from brevo_sync.emulator.errors import EmulatedError as EmulatorError
 from brevo_sync.emulator.patches import create_patch
 from brevo_sync.emulator.store import Contact, IdentifierConflict
 
