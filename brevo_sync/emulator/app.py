@@ -15,7 +15,7 @@ from brevo_sync.emulator import api_attributes, api_contacts, api_lists, api_pro
 from brevo_sync.emulator.clock import Clock
 from brevo_sync.emulator.config import EmulatorConfig
 from brevo_sync.emulator.errors import EmulatedError
-from brevo_sync.emulator.faults import FaultInjector, RateLimiter
+from brevo_sync.emulator.faults import FaultInjector, EmulatedRateLimits
 from brevo_sync.emulator.gateway import BrevoGateway, Calls
 from brevo_sync.emulator.store import ContactStore
 
@@ -82,7 +82,7 @@ def create_app(config: EmulatorConfig | None = None, *, clock: Clock | None = No
     store = ContactStore(clock)
     store.attributes.reset(config.account_language)
     calls: Calls = Counter()
-    limiter = RateLimiter(clock)
+    limiter = EmulatedRateLimits(clock)
     faults = FaultInjector(clock, config)
     app: Starlette
     app = Starlette(
