@@ -18,7 +18,7 @@ from brevo_sync.emulator.endpoint import (
     store_of,
 )
 from brevo_sync.emulator.patches import create_patch, find_by_identifier, locate, update_patch
-from brevo_sync.emulator.store import Contact, ContactPatch, ContactStore, IdentifierConflict
+from brevo_sync.emulator.store import StoredContact, ContactPatch, ContactStore, IdentifierConflict
 
 MAX_PAGE = 1000
 _STATISTICS_KEYS = (
@@ -48,14 +48,14 @@ async def create_contact(request: Request) -> Response:
     return JSONResponse({"id": contact.id}, status_code=201)
 
 
-def _update(store: ContactStore, contact: Contact, patch: ContactPatch) -> None:
+def _update(store: ContactStore, contact: StoredContact, patch: ContactPatch) -> None:
     try:
         store.update(contact, patch)
     except IdentifierConflict as conflict:
         raise errors.duplicate_identifiers(conflict.names, creating=False) from conflict
 
 
-def _target(request: Request) -> Contact:
+def _target(request: Request) -> StoredContact:
     identifier: str = request.path_params["identifier"]
     kind = request.query_params.get("identifierType") or None
     contact = find_by_identifier(store_of(request), identifier, kind)
@@ -135,7 +135,7 @@ async def batch_update(request: Request) -> Response:
 
 def _batch_item(
     store: ContactStore, item: object, unknown: str
-) -> tuple[Contact | None, ContactPatch]:
+) -> tuple[StoredContact | None, ContactPatch]:
     if not isinstance(item, dict):
         raise errors.invalid("contacts should be an array of objects")
     patch = update_patch(store, item, unknown=unknown)

@@ -11,7 +11,7 @@ from brevo_sync.emulator import errors, validation
 from brevo_sync.emulator.api_contacts import since
 from brevo_sync.emulator.clock import format_millis
 from brevo_sync.emulator.endpoint import json_body, no_content, path_int, query, store_of
-from brevo_sync.emulator.store import Contact, ContactList, ContactStore, Folder
+from brevo_sync.emulator.store import StoredContact, ContactList, ContactStore, Folder
 
 MAX_MEMBERSHIP_ITEMS = 150
 MAX_LIST_PAGE = 500
@@ -127,7 +127,7 @@ def _membership_items(body: dict[str, Any]) -> tuple[str, list[Any]]:
     return key, items
 
 
-def _member(store: ContactStore, key: str, item: Any) -> Contact | None:
+def _member(store: ContactStore, key: str, item: Any) -> StoredContact | None:
     if key == "ids":
         return store.get(item)
     if key == "emails":
