@@ -18,7 +18,7 @@ from brevo_sync.emulator.endpoint import (
     store_of,
 )
 from brevo_sync.emulator.patches import create_patch, find_by_identifier, locate, update_patch
-from brevo_sync.emulator.store import StoredContact, ContactPatch, ContactStore, IdentifierConflict
+from brevo_sync.emulator.store import ContactPatch, ContactStore, IdentifierConflict, StoredContact
 
 MAX_PAGE = 1000
 _STATISTICS_KEYS = (

@@ -11,7 +11,7 @@ from brevo_sync.emulator import errors, validation
 from brevo_sync.emulator.api_contacts import since
 from brevo_sync.emulator.clock import format_millis
 from brevo_sync.emulator.endpoint import json_body, no_content, path_int, query, store_of
-from brevo_sync.emulator.store import StoredContact, ContactList, ContactStore, Folder
+from brevo_sync.emulator.store import ContactList, ContactStore, Folder, StoredContact
 
 MAX_MEMBERSHIP_ITEMS = 150
 MAX_LIST_PAGE = 500

@@ -15,7 +15,7 @@ from brevo_sync.emulator import api_attributes, api_contacts, api_lists, api_pro
 from brevo_sync.emulator.clock import Clock
 from brevo_sync.emulator.config import EmulatorConfig
 from brevo_sync.emulator.errors import EmulatedError
-from brevo_sync.emulator.faults import FaultInjector, EmulatedRateLimits
+from brevo_sync.emulator.faults import EmulatedRateLimits, FaultInjector
 from brevo_sync.emulator.gateway import BrevoGateway, Calls
 from brevo_sync.emulator.store import ContactStore
 

@@ -21,7 +21,7 @@ from brevo_sync.emulator.config import EmulatorConfig
 from brevo_sync.emulator.endpoint import config_of, store_of
 from brevo_sync.emulator.errors import EmulatedError as EmulatorError
 from brevo_sync.emulator.patches import create_patch
-from brevo_sync.emulator.store import StoredContact, IdentifierConflict
+from brevo_sync.emulator.store import IdentifierConflict, StoredContact
 
 
 async def healthz(request: Request) -> Response:

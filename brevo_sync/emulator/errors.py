@@ -12,13 +12,13 @@ from starlette.responses import JSONResponse
 # Identifier names in the order Brevo lists them in duplicate messages.
 IDENTIFIER_ORDER = ("email", "SMS", "WHATSAPP", "LANDLINE_NUMBER", "EXT_ID")
 
-CONTACT_NOT_FOUND = "StoredContact does not exist"
+CONTACT_NOT_FOUND = "Contact does not exist"
 LIST_NOT_FOUND = "List ID does not exist"
 INVALID_EMAIL = "Invalid email address"
 INVALID_PHONE = "Invalid phone number"
 MISSING_IDENTIFIER = "Please provide Email or SMS attribute value to create user"
-ALREADY_IN_LIST = "StoredContact already in list and/or does not exist"
-ALREADY_REMOVED = "StoredContact already removed from list and/or does not exist"
+ALREADY_IN_LIST = "Contact already in list and/or does not exist"
+ALREADY_REMOVED = "Contact already removed from list and/or does not exist"
 ALL_ALREADY_REMOVED = "Contacts already removed from list and/or does not exist"
 ATTRIBUTE_NOT_UNIQUE = "Attribute name must be unique"
 NO_INPUTS = "No inputs in the body"
@@ -66,14 +66,14 @@ def not_found(message: str) -> EmulatedError:
 
 
 def duplicate_identifiers(names: list[str], *, creating: bool) -> EmulatedError:
-    """E.g. "Unable to update contact, SMS or EXT_ID are already associated with another StoredContact"
+    """E.g. "Unable to update contact, SMS or EXT_ID are already associated with another Contact"
     with metadata {"duplicate_identifiers": ["SMS", "EXT_ID"]}."""
     ordered = [name for name in IDENTIFIER_ORDER if name in names]
     verb = "is" if len(ordered) == 1 else "are"
     action = "create" if creating else "update"
     message = (
         f"Unable to {action} contact, {' or '.join(ordered)} {verb} already associated"
-        " with another StoredContact"
+        " with another Contact"
     )
     return EmulatedError(
         400, "duplicate_parameter", message, metadata={"duplicate_identifiers": ordered}

@@ -6,7 +6,7 @@ from typing import Any
 
 from brevo_sync.emulator import errors, validation
 from brevo_sync.emulator.attributes import PHONE_ATTRIBUTES, AttributeRegistry
-from brevo_sync.emulator.store import StoredContact, ContactPatch, ContactStore
+from brevo_sync.emulator.store import ContactPatch, ContactStore, StoredContact
 
 # Upsert matches on the first identifier present in this order.
 _MATCH_ORDER = ("email", "EXT_ID", "SMS", "WHATSAPP", "LANDLINE_NUMBER")
@@ -126,7 +126,8 @@ def locate(store: ContactStore, patch: ContactPatch) -> StoredContact | None:
     return None
 
 
-def find_by_identifier(store: ContactStore, identifier: str, kind: str | None) -> StoredContact | None:
+def find_by_identifier(store: ContactStore, identifier: str, kind: str | None
+                       ) -> StoredContact | None:
     """Resolve a path identifier as Brevo does; without a type, digits mean a contact id."""
     if kind is None:
         if identifier.isdigit():

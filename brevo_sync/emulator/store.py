@@ -212,7 +212,8 @@ class ContactStore:
         self._apply(contact, patch)
         return contact
 
-    def update(self, contact: StoredContact, patch: ContactPatch, *, at_ms: int | None = None) -> None:
+    def update(self, contact: StoredContact, patch: ContactPatch, *,
+               at_ms: int | None = None) -> None:
         clashing = self.conflicts(patch, contact)
         if clashing:
             raise IdentifierConflict(clashing)
