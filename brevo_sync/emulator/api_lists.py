@@ -11,7 +11,7 @@ from brevo_sync.emulator import errors, validation
 from brevo_sync.emulator.api_contacts import since
 from brevo_sync.emulator.clock import format_millis
 from brevo_sync.emulator.endpoint import json_body, no_content, path_int, query, store_of
-from brevo_sync.emulator.store import ContactList, ContactStore, Folder, StoredContact
+from brevo_sync.emulator.store import ContactList, ContactStore, StoredContact
 
 MAX_MEMBERSHIP_ITEMS = 150
 MAX_LIST_PAGE = 500
@@ -185,52 +185,3 @@ def _remove_all(store: ContactStore, contact_list: ContactList) -> Response:
     total = len(members)
     process_id = store.processes.allocate_id()
     return JSONResponse({"contacts": {"total": total, "processId": process_id}}, status_code=201)
-
-
-def _folder_json(store: ContactStore, folder: Folder) -> dict[str, Any]:
-    lists = [item for item in store.all_lists() if item.folder_id == folder.id]
-    members = set().union(*(item.members for item in lists)) if lists else set()
-    return {
-        "id": folder.id,
-        "name": folder.name,
-        "totalSubscribers": sum(len(item.members) for item in lists),
-        "totalBlacklisted": 0,
-        "uniqueSubscribers": len(members),
-    }
-
-
-def _folder_or_404(request: Request) -> Folder:
-    folder_id = path_int(request, "folderId", FOLDER_NOT_FOUND)
-    folder = store_of(request).get_folder(folder_id)
-    if folder is None:
-        raise errors.not_found(FOLDER_NOT_FOUND)
-    return folder
-
-
-async def get_folders(request: Request) -> Response:
-    store = store_of(request)
-    offset, limit, sort = _small_page(request)
-    folders = store.all_folders()
-    page = [_folder_json(store, item) for item in _paged(folders, offset, limit, sort)]
-    return JSONResponse({"folders": page, "count": len(folders)})
-
-
-async def create_folder(request: Request) -> Response:
-    body, _ = await json_body(request)
-    name = body.get("name")
-    if not isinstance(name, str) or not name.strip():
-        raise errors.missing("name is required")
-    return JSONResponse({"id": store_of(request).create_folder(name).id}, status_code=201)
-
-
-async def get_folder(request: Request) -> Response:
-    return JSONResponse(_folder_json(store_of(request), _folder_or_404(request)))
-
-
-async def get_folder_lists(request: Request) -> Response:
-    folder = _folder_or_404(request)
-    store = store_of(request)
-    offset, limit, sort = _small_page(request)
-    lists = [item for item in store.all_lists() if item.folder_id == folder.id]
-    page = [store.list_json(item) for item in _paged(lists, offset, limit, sort)]
-    return JSONResponse({"lists": page, "count": len(lists)})

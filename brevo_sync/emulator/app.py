@@ -19,11 +19,10 @@ from brevo_sync.emulator.faults import EmulatedRateLimits, FaultInjector
 from brevo_sync.emulator.gateway import BrevoGateway, Calls
 from brevo_sync.emulator.store import ContactStore
 
-# Literal paths come before `{identifier}` so that `lists`, `folders`… are never taken for one.
+# Literal paths come before `{identifier}` so that `lists`, `import`… are never taken for one.
 BREVO_ROUTES: list[BaseRoute] = [
     Route("/v3/contacts", api_contacts.list_contacts, methods=["GET"]),
     Route("/v3/contacts", api_contacts.create_contact, methods=["POST"]),
-    Route("/v3/contacts/batch", api_contacts.batch_update, methods=["POST"]),
     Route("/v3/contacts/import", api_processes.import_contacts, methods=["POST"]),
     Route("/v3/contacts/attributes", api_attributes.get_attributes, methods=["GET"]),
     Route(
@@ -48,10 +47,6 @@ BREVO_ROUTES: list[BaseRoute] = [
         api_lists.remove_from_list,
         methods=["POST"],
     ),
-    Route("/v3/contacts/folders", api_lists.get_folders, methods=["GET"]),
-    Route("/v3/contacts/folders", api_lists.create_folder, methods=["POST"]),
-    Route("/v3/contacts/folders/{folderId}", api_lists.get_folder, methods=["GET"]),
-    Route("/v3/contacts/folders/{folderId}/lists", api_lists.get_folder_lists, methods=["GET"]),
     Route("/v3/contacts/{identifier}", api_contacts.get_contact, methods=["GET"]),
     Route("/v3/contacts/{identifier}", api_contacts.update_contact, methods=["PUT"]),
     Route("/v3/contacts/{identifier}", api_contacts.delete_contact, methods=["DELETE"]),

@@ -125,7 +125,6 @@ class ContactStore:
             DEFAULT_LIST_ID: ContactList(DEFAULT_LIST_ID, DEFAULT_LIST_NAME, DEFAULT_FOLDER_ID, now)
         }
         self._next_list_id = DEFAULT_LIST_ID + 1
-        self._next_folder_id = DEFAULT_FOLDER_ID + 1
         self.processes.reset()
         if attributes:
             self.attributes.reset(language)
@@ -338,14 +337,6 @@ class ContactStore:
     def get_folder(self, folder_id: int) -> Folder | None:
         return self._folders.get(folder_id)
 
-    def all_folders(self) -> list[Folder]:
-        return list(self._folders.values())
-
-    def create_folder(self, name: str) -> Folder:
-        folder = Folder(self._next_folder_id, name)
-        self._folders[folder.id] = folder
-        self._next_folder_id += 1
-        return folder
 
 
 def _page(items: list[StoredContact], offset: int, limit: int, sort: str) -> list[StoredContact]:
