@@ -28,7 +28,8 @@ from listener.run import serve
 from tests.conftest import TEST_API_KEY, TEST_LIST_ID
 from tests.factories import add_customer, add_customers, pending
 from tests.pg import dbname_of
-from tests.reliability.harness import Emulator, Listener, free_port
+from tests.reliability.harness import Emulator, Listener
+from tests.support.processes import free_port
 
 T = TypeVar("T")
 Db = psycopg.Connection[dict[str, Any]]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import traceback
 from collections.abc import AsyncIterator, Callable
@@ -22,6 +21,7 @@ from brevo_sync.brevo import (
     RateLimiter,
     is_duplicate_sms,
 )
+from tests.support.clock import FakeClock
 
 pytestmark = pytest.mark.anyio
 
@@ -35,21 +35,6 @@ Reply = httpx.Response | Exception | Callable[[httpx.Request], httpx.Response]
 def anyio_backend() -> str:
     return "asyncio"
 
-
-class FakeClock:
-    """A monotonic clock that only moves when someone sleeps on it."""
-
-    def __init__(self) -> None:
-        self.now = 1_000.0
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-        await asyncio.sleep(0)
 
 
 class Script:
