@@ -22,7 +22,8 @@ now (FOR UPDATE SKIP LOCKED, returning the rows it handled), or, where rows cann
 (an insert meeting the application's uncommitted insert), gives up after `short_lock_wait`.
 The rows it left are then written one statement each, each its own transaction, which waits
 on nothing but its own row. The write-back of contact ids and the sweep's unsubscribes write
-the customers table the same way.
+the customers table the same way, and an import (brevo_sync.importer, imports.sql) takes its
+rows from the queue and gives them back the same way.
 """
 
 from __future__ import annotations
