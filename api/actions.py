@@ -7,6 +7,8 @@ import asyncio
 from typing import Any
 from uuid import UUID
 
+from structlog.contextvars import bound_contextvars
+
 from brevo_sync.brevo import BrevoClient
 from brevo_sync.config import Settings
 from brevo_sync.db import Pool
@@ -15,7 +17,7 @@ from brevo_sync.outcome import Outcome
 from brevo_sync.pause import note_accepted
 from brevo_sync.plan import Plan
 from brevo_sync.reconcile import SweepResult, plan_sweep, run_sweep
-from brevo_sync.service import engine_from, prepare_brevo
+from brevo_sync.wiring import engine_from, prepare_brevo
 
 
 class Actions:
@@ -38,7 +40,8 @@ class Actions:
         """A refusal of the account raises BrevoAccountError (api/errors.py answers 503)."""
         await self.prepare()
         engine = engine_from(self.settings, self.pool, self.client, source="admin")
-        outcome = await engine.push_customer(customer_id)
+        with bound_contextvars(source="admin", worker=engine.worker):
+            outcome = await engine.push_customer(customer_id)
         if outcome is not None and outcome.result == "ok":
             await note_accepted(self.pool, source="admin")  # Brevo took this key again
         return outcome

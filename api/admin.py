@@ -16,7 +16,7 @@ from api.body import json_object
 from api.errors import ApiError
 from api.list_names import ListNames
 from api.totals import Totals
-from brevo_sync import audit
+from brevo_sync import history
 from brevo_sync.config import Settings
 from brevo_sync.db import Conn, Pool
 from brevo_sync.pause import read_refusal
@@ -245,11 +245,11 @@ async def refresh_brevo(request: Request) -> Response:
 
 async def history_json(request: Request) -> Response:
     try:
-        query = audit.parse_history_query(request.query_params)
+        query = history.parse_history_query(request.query_params)
     except ViewError as exc:
         raise ApiError(400, str(exc)) from None
     async with connection(request) as conn:
-        return JSONResponse((await audit.read_history(conn, query)).as_json())
+        return JSONResponse((await history.read_history(conn, query)).as_json())
 
 
 ROUTES: list[BaseRoute] = [

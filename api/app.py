@@ -27,7 +27,7 @@ from api.totals import Totals
 from api.webhooks import webhook_route
 from brevo_sync.config import Settings
 from brevo_sync.resources import public_dir
-from brevo_sync.service import client_from, pool_from
+from brevo_sync.wiring import client_from, pool_from
 
 POOL_NAME = "brevo-sync-api"
 POOL_SIZE = 6

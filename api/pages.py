@@ -18,7 +18,7 @@ from starlette.templating import Jinja2Templates
 
 from api.admin import connection, mirror_age, read_page, sync_status, totals_of
 from api.errors import ApiError
-from brevo_sync import audit
+from brevo_sync import history
 from brevo_sync.pause import Refusal, read_refusal
 from brevo_sync.views import (
     PER_PAGE_CHOICES,
@@ -119,11 +119,11 @@ async def clients_page(request: Request) -> Response:
 async def history_page(request: Request) -> Response:
     error, status = None, 200
     try:
-        query = audit.parse_history_query(request.query_params)
+        query = history.parse_history_query(request.query_params)
     except ViewError as exc:
-        error, status, query = str(exc), 400, audit.HistoryQuery()
+        error, status, query = str(exc), 400, history.HistoryQuery()
     async with connection(request) as conn:
-        page = None if error else await audit.read_history(conn, query)
+        page = None if error else await history.read_history(conn, query)
     filters = {
         key: request.query_params.get(key, "")
         for key in ("customer", "outcome", "action", "source")
@@ -133,9 +133,9 @@ async def history_page(request: Request) -> Response:
         "query": query,
         "error": error,
         "filters": filters,
-        "outcomes": audit.OUTCOMES,
-        "sources": audit.SOURCES,
-        "actions": audit.ACTIONS,
+        "outcomes": history.OUTCOMES,
+        "sources": history.SOURCES,
+        "actions": history.ACTIONS,
         "history_link": _history_linker(filters),
         "notice": _notice(request),
         "paused": await _paused(request),

@@ -10,7 +10,7 @@ import uvicorn
 from api.app import create_app
 from brevo_sync.brevo import BrevoError
 from brevo_sync.config import ConfigError, Settings
-from brevo_sync.service import client_from, prepare_brevo
+from brevo_sync.wiring import client_from, prepare_brevo
 
 log = structlog.get_logger("api.server")
 

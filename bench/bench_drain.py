@@ -24,7 +24,7 @@ from bench.support import (
     scratch_database,
 )
 from brevo_sync.config import Settings
-from brevo_sync.service import client_from, engine_from, pool_from, prepare_brevo
+from brevo_sync.wiring import client_from, engine_from, pool_from, prepare_brevo
 
 LIMIT_FLAGS = ("--rate-limits",)
 

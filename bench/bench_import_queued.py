@@ -22,7 +22,7 @@ import psycopg
 from bench.support import DEFAULT_ADMIN_URL, emulator_process, load_customers, scratch_database
 from brevo_sync.config import Settings
 from brevo_sync.logs import configure as configure_logs
-from brevo_sync.service import client_from, engine_from, pool_from, prepare_brevo
+from brevo_sync.wiring import client_from, engine_from, pool_from, prepare_brevo
 
 IMPORT_POST = ("POST", "/v3/contacts/import")
 POLLS = (("GET", "/v3/processes"), ("GET", "/v3/processes/{processId}"))

@@ -40,7 +40,7 @@ from bench.support import (
 from brevo_sync.config import Settings
 from brevo_sync.logs import configure as configure_logs
 from brevo_sync.reconcile import run_sweep
-from brevo_sync.service import client_from, pool_from
+from brevo_sync.wiring import client_from, pool_from
 
 NAIVE_CALLS_PER_SECOND = 10.0
 

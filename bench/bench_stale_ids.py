@@ -40,7 +40,7 @@ from brevo_sync.config import Settings
 from brevo_sync.engine import DrainReport
 from brevo_sync.logs import configure as configure_logs
 from brevo_sync.reconcile import SweepResult, run_sweep
-from brevo_sync.service import client_from, engine_from, pool_from, prepare_brevo
+from brevo_sync.wiring import client_from, engine_from, pool_from, prepare_brevo
 
 
 def add_strangers(base: str, count: int) -> None:

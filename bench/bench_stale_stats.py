@@ -36,7 +36,7 @@ from brevo_sync.config import Settings
 from brevo_sync.db import q, statement_deadline
 from brevo_sync.engine import BULK_BATCH
 from brevo_sync.logs import configure as configure_logs
-from brevo_sync.service import client_from, engine_from, pool_from, prepare_brevo
+from brevo_sync.wiring import client_from, engine_from, pool_from, prepare_brevo
 
 LIMIT_FLAGS = ("--rate-limits",)
 

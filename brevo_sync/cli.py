@@ -230,8 +230,8 @@ def _webhooks_parser(commands: Any) -> None:
 
 
 def _webhooks_install(args: argparse.Namespace) -> int:
-    from brevo_sync.service import client_from
     from brevo_sync.webhook_setup import SetupError, install
+    from brevo_sync.wiring import client_from
 
     settings = Settings.from_env()
 
@@ -249,8 +249,8 @@ def _webhooks_install(args: argparse.Namespace) -> int:
 
 
 def _webhooks_status(args: argparse.Namespace) -> int:
-    from brevo_sync.service import client_from, pool_from
     from brevo_sync.webhook_setup import last_delivery, ours, shown, status_lines
+    from brevo_sync.wiring import client_from, pool_from
 
     settings = Settings.from_env()
 
@@ -269,8 +269,8 @@ def _webhooks_status(args: argparse.Namespace) -> int:
 
 
 def _webhooks_remove(args: argparse.Namespace) -> int:
-    from brevo_sync.service import client_from
     from brevo_sync.webhook_setup import remove
+    from brevo_sync.wiring import client_from
 
     settings = Settings.from_env()
 
@@ -296,7 +296,7 @@ def _listen(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
     if args.once:
         return asyncio.run(_drain_once(settings))
-    from listener.service import run
+    from listener.run import run
 
     return int(run(settings, metrics_port=args.metrics_port))
 
@@ -304,7 +304,7 @@ def _listen(args: argparse.Namespace) -> int:
 async def _drain_once(settings: Settings) -> int:
     from brevo_sync.brevo import BrevoAccountError
     from brevo_sync.pause import note_accepted, note_refused
-    from brevo_sync.service import client_from, engine_from, pool_from
+    from brevo_sync.wiring import client_from, engine_from, pool_from
 
     await _check_services(settings)
     async with pool_from(settings, "brevo-sync-drain") as pool, client_from(settings) as client:
@@ -325,7 +325,7 @@ async def _drain_once(settings: Settings) -> int:
 
 def _check(args: argparse.Namespace) -> int:
     from brevo_sync.preflight import run_preflight
-    from brevo_sync.service import client_from
+    from brevo_sync.wiring import client_from
 
     settings = Settings.from_env()
 
@@ -360,7 +360,7 @@ async def _check_services(settings: Settings, *, prepare: bool = True) -> None:
     ends the command with one line rather than retries without end or a failed run."""
     from brevo_sync.brevo import BrevoAccountError
     from brevo_sync.pause import note_refused
-    from brevo_sync.service import client_from, pool_from, prepare_brevo
+    from brevo_sync.wiring import client_from, pool_from, prepare_brevo
 
     await check_database(settings.require_database(), database_setting(os.environ, direct=False))
     if not prepare:

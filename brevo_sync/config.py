@@ -198,7 +198,6 @@ class Settings:
     attribute_names: AttributeNames = field(default_factory=AttributeNames)
     # The listener's /healthz turns unhealthy after this long without progress on ready rows.
     listener_stall_seconds: float = 300.0
-    extra: Mapping[str, str] = field(default_factory=dict)
 
     def __repr__(self) -> str:
         # The database URLs hold passwords: a settings object in a traceback or a log line

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from functools import cache
@@ -62,24 +62,6 @@ def queries() -> Mapping[str, str]:
 
 def q(name: str) -> str:
     return queries()[name]
-
-
-async def each_free_row(conn: Conn | psycopg.AsyncConnection[Any], name: str,
-                        rows: Sequence[dict[str, Any]]) -> None:
-    """Run query `name` for every row of parameters, never waiting on a lock while holding
-    others: one set-based statement (`name`_batch, which skips rows held right now and returns
-    the customer ids it handled), then the single-row statement, each in its own transaction
-    on the autocommit `conn`, for the rows it skipped. Rows are keyed by `customer_id`."""
-    if not rows:
-        return
-    if len(rows) > 1:
-        batch = {f"{key}s": [r[key] for r in rows] for key in rows[0]}
-        cursor = await conn.execute(q(f"{name}_batch"), batch)
-        handled = {next(iter(r.values())) if isinstance(r, dict) else r[0]
-                   for r in await cursor.fetchall()}
-        rows = [r for r in rows if r["customer_id"] not in handled]
-    for row in rows:
-        await conn.execute(q(name), row)
 
 
 @contextmanager

@@ -12,7 +12,7 @@ from uuid import UUID
 
 from brevo_sync.attributes import DEFAULT_NAMES, AttributeNames
 from brevo_sync.config import RemovalAction
-from brevo_sync.model import Customer, KnownContact, QueueItem, SyncMemory
+from brevo_sync.differs import held_bool, same_sms
 from brevo_sync.normalize import (
     InvalidField,
     normalize_email,
@@ -20,6 +20,7 @@ from brevo_sync.normalize import (
     normalize_phone,
     phone_problem,
 )
+from brevo_sync.rows import Customer, KnownContact, QueueItem, SyncState
 
 
 @dataclass(frozen=True)
@@ -93,7 +94,7 @@ def decide(
     item: QueueItem,
     customer: Customer | None,
     known: KnownContact | None,
-    memory: SyncMemory | None,
+    memory: SyncState | None,
     policy: Policy,
     *,
     shares_email_with: UUID | None = None,
@@ -140,25 +141,15 @@ def attribute_changes(desired: dict[str, Any], current: dict[str, Any],
 
 
 def _same(name: str, wanted: Any, held: Any, names: AttributeNames) -> bool:
+    """brevo_sync.differs' rule, attribute by attribute."""
     if name == names.sms:
-        return _digits(wanted) == _digits(held)
+        return same_sms(wanted, held)
     if isinstance(wanted, bool):
         # Brevo may leave a false (or never set) boolean out: missing equals false.
-        return wanted == as_bool(held)
+        return wanted == held_bool(held)
     if isinstance(wanted, str):
         return wanted == (held or "")
     return bool(wanted == held)
-
-
-def as_bool(value: Any) -> bool:
-    """A boolean attribute as Brevo may return it: true, "true", or absent (false)."""
-    if isinstance(value, str):
-        return value.strip().lower() == "true"
-    return value is True
-
-
-def _digits(value: Any) -> str:
-    return "".join(ch for ch in str(value or "") if ch.isdigit())
 
 
 def _opted_in(
@@ -166,7 +157,7 @@ def _opted_in(
     email: str,
     attributes: dict[str, Any],
     known: KnownContact | None,
-    memory: SyncMemory | None,
+    memory: SyncState | None,
     policy: Policy,
 ) -> Action:
     lists = (policy.list_id,) if policy.list_id else ()
@@ -219,7 +210,7 @@ def _join(notes: list[str]) -> str | None:
 def _opted_out(
     customer: Customer,
     known: KnownContact | None,
-    memory: SyncMemory | None,
+    memory: SyncState | None,
     policy: Policy,
 ) -> Action:
     was_synced = customer.brevo_contact_id is not None or (
@@ -236,7 +227,7 @@ def _opted_out(
 def _deleted(
     item: QueueItem,
     known: KnownContact | None,
-    memory: SyncMemory | None,
+    memory: SyncState | None,
     policy: Policy,
 ) -> Action:
     contact_id = item.deleted_contact_id or (memory.brevo_contact_id if memory else None)
@@ -247,7 +238,7 @@ def _deleted(
                     policy.delete_action, policy, "deleted in the database")
 
 
-def _pushed_email(memory: SyncMemory | None) -> str | None:
+def _pushed_email(memory: SyncState | None) -> str | None:
     if memory is None:
         return None
     return memory.pushed_email or (memory.email if memory.brevo_contact_id else None)
@@ -257,7 +248,7 @@ def _removal(
     contact_id: int | None,
     email: str | None,
     known: KnownContact | None,
-    memory: SyncMemory | None,
+    memory: SyncState | None,
     how: RemovalAction,
     policy: Policy,
     why: str,

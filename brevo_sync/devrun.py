@@ -116,7 +116,7 @@ async def _serve(
     settings: Settings, port: int, generated_password: bool, embedded: bool, say: Say
 ) -> int:
     from listener.lifecycle import stop_on_signals
-    from listener.service import serve as serve_listener
+    from listener.run import serve as serve_listener
 
     stop, hurry = asyncio.Event(), asyncio.Event()
     async with contextlib.AsyncExitStack() as stack:

@@ -1,6 +1,7 @@
 """Drift: where Brevo (as the mirror shows it) differs from what the sync would push.
 
-Found in SQL, set-based (brevo_sync/sql/reconcile.sql `drift_rows`), queued in short batches.
+Found in SQL, set-based (brevo_sync/sql/reconcile.sql `drift_rows`), queued without holding
+up the application (brevo_sync.queue).
 The safeguard that refuses a mass removal is a pure function of the drift's counts.
 """
 
@@ -11,10 +12,10 @@ from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
-import psycopg
-
-from brevo_sync.db import Conn, Pool, q
+from brevo_sync import queue
+from brevo_sync.db import Pool, q
 from brevo_sync.decide import Policy
+from brevo_sync.differs import sweep_phone_differs
 
 # Kinds of drift, in the order they are reported.
 MISSING = "missing"            # opted in, no contact in Brevo
@@ -24,8 +25,8 @@ OPTED_OUT = "opted_out"        # opted out, still subscribed
 DELETED = "deleted"            # deleted, still subscribed
 KINDS = (MISSING, ATTRIBUTES, LIST, OPTED_OUT, DELETED)
 REMOVALS = (OPTED_OUT, DELETED)
+PHONE = "phone"                # drift_rows: a phone only differs.py can settle
 
-ENQUEUE_BATCH = 1000
 # Fewer removals than this never trip the safeguard, so that a small list can still lose a
 # customer or two: the guard is there for mass removals, not for the tenth customer of ten.
 GUARD_FLOOR = 5
@@ -102,13 +103,24 @@ async def find_drift(pool: Pool, policy: Policy, opting_out: Sequence[UUID] = ()
     unsubscribed them, the sweep opts them out first) taken as opted out already."""
     drift = Drift()
     params = {**policy_params(policy), "opting_out": list(opting_out)}
+    phones: list[dict[str, Any]] = []
     async with pool.connection() as conn:
         for row in await (await conn.execute(drift_query(), params)).fetchall():
+            if row["kind"] == PHONE:
+                phones = [{"customer_id": c, "phone": p, "held_sms": s, "list_drift": d}
+                          for c, p, s, d in zip(row["ids"], row["phones"], row["held_sms"],
+                                                row["list_drift"], strict=True)]
+                continue
             drift.ids.setdefault(row["kind"], []).extend(row["ids"])
             if row["renames"]:
                 drift.renamed.extend(row["ids"])
             if row["how"] is not None:
                 drift.how[row["kind"]] = row["how"]
+    # The phones SQL could not settle, by the one rule (brevo_sync.differs).
+    changed, listed = sweep_phone_differs(phones, policy.phone_region)
+    for kind, ids in ((ATTRIBUTES, changed), (LIST, listed)):
+        if ids:
+            drift.ids.setdefault(kind, []).extend(ids)
     for ids in drift.ids.values():
         ids.sort()
     opted_in, drift.synced_contacts = await sweep_totals(pool)
@@ -123,27 +135,7 @@ async def enqueue_drift(pool: Pool, drift: Drift) -> dict[str, int]:
     added: dict[str, int] = {}
     async with pool.connection() as conn:
         for kind in KINDS:
-            ids = drift.ids.get(kind, [])
-            added[kind] = await run_in_short_batches(
-                conn, q("drift_enqueue"), ids,
-                lambda batch, kind=kind: {"ids": list(batch), "reason": f"reconcile:{kind}"})
+            added[kind] = await queue.enqueue_drift(conn, drift.ids.get(kind, []),
+                                                    f"reconcile:{kind}")
     return added
 
-
-async def run_in_short_batches(conn: Conn, query: str, items: Sequence[Any],
-                               params: Any, *, batch: int = ENQUEUE_BATCH) -> int:
-    """Run `query` over `items` a batch at a time, each batch its own short transaction that
-    gives up on a lock wait (then goes row by row, each row its own transaction); returns the
-    rows affected. Application transactions never wait long on the sync, nor deadlock with it.
-    """
-    done = 0
-    for start in range(0, len(items), batch):
-        chunk = items[start:start + batch]
-        try:
-            async with conn.transaction():
-                await conn.execute(q("short_lock_wait"))
-                done += max(0, (await conn.execute(query, params(chunk))).rowcount)
-        except psycopg.errors.LockNotAvailable:
-            for item in chunk:
-                done += max(0, (await conn.execute(query, params([item]))).rowcount)
-    return done

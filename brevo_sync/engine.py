@@ -24,18 +24,20 @@ from uuid import UUID
 
 import structlog
 
+from brevo_sync import queue
 from brevo_sync.attributes import AttributeNames
 from brevo_sync.brevo import BrevoClient
 from brevo_sync.brevo.errors import BrevoAccountError, BrevoDeadlineError, BrevoError
 from brevo_sync.brevo.limiter import deadline as brevo_deadline
-from brevo_sync.db import Pool, each_free_row, q
-from brevo_sync.decide import Action, Create, Policy, Remove, Update, as_bool, decide
+from brevo_sync.db import Pool, q
+from brevo_sync.decide import Action, Create, Policy, Remove, Update, decide
+from brevo_sync.differs import held_bool
 from brevo_sync.identity import claim_of
 from brevo_sync.importer import ImportRow, Imports, ImportTiming
 from brevo_sync.mirror import vouch_for_mirror
-from brevo_sync.model import Customer, KnownContact, QueueItem, SyncMemory
 from brevo_sync.outcome import Outcome, record
 from brevo_sync.push import push, retry_delay
+from brevo_sync.rows import Customer, KnownContact, QueueItem, SyncState
 from brevo_sync.stale_ids import Checked, check_stored_ids
 
 log = structlog.get_logger("brevo_sync.engine")
@@ -174,10 +176,9 @@ class Engine:
         """An admin's push of one customer, whether or not it was pending. None when another
         worker holds its row right now, or when no such customer exists."""
         async with self.pool.connection() as conn:
-            await conn.execute(q("enqueue"), {"ids": [customer_id], "reason": "admin"})
-            rows = await (await conn.execute(q("claim_one"), {
-                "customer_id": customer_id, "worker": self.worker,
-                "lease": SMALL_LEASE_SECONDS})).fetchall()
+            await queue.enqueue(conn, [customer_id], "admin")
+            rows = await queue.claim_one(conn, customer_id, worker=self.worker,
+                                         lease=SMALL_LEASE_SECONDS)
         if not rows:
             return None
         report = DrainReport(keep=1)
@@ -186,17 +187,14 @@ class Engine:
 
     async def ready_count(self) -> int:
         async with self.pool.connection() as conn:
-            row = await (await conn.execute(q("depth"))).fetchone()
+            row = await queue.depth(conn)
         return int(row["ready"]) if row else 0
 
     async def _claim(self, bulk: bool) -> list[QueueItem]:
-        params = {
-            "worker": self.worker,
-            "limit": self.bulk_batch if bulk else self.small_batch,
-            "lease": BULK_LEASE_SECONDS if bulk else SMALL_LEASE_SECONDS,
-        }
         async with self.pool.connection() as conn:
-            rows = await (await conn.execute(q("claim"), params)).fetchall()
+            rows = await queue.claim(
+                conn, worker=self.worker, limit=self.bulk_batch if bulk else self.small_batch,
+                lease=BULK_LEASE_SECONDS if bulk else SMALL_LEASE_SECONDS)
         return [_item(r) for r in rows]
 
     async def _process(self, items: list[QueueItem], report: DrainReport, *, bulk: bool,
@@ -265,7 +263,8 @@ class Engine:
 
     async def _load(self, ids: list[UUID]) -> list[dict[str, Any]]:
         async with self.pool.connection() as conn:
-            return await (await conn.execute(q("load"), {"ids": ids})).fetchall()
+            cursor = await conn.execute(q("claimed_customers_with_state"), {"ids": ids})
+            return await cursor.fetchall()
 
     async def _check_ids(self, rows: list[dict[str, Any]], by_id: dict[UUID, QueueItem],
                          report: DrainReport) -> Checked:
@@ -289,7 +288,7 @@ class Engine:
         return checked
 
     async def _note_intents(self, prepared: list[Prepared]) -> None:
-        """Write down what is about to be sent, before it is sent (see SyncMemory)."""
+        """Write down what is about to be sent, before it is sent (see SyncState)."""
         intents = [(p.item.customer_id, *_intent(p.action)) for p in prepared
                    if isinstance(p.action, Create | Update | Remove)]
         if not intents:
@@ -342,16 +341,14 @@ class Engine:
         """Backed off like a transient failure: an immediate retry would spin on the bug."""
         if crashed:
             async with self.pool.connection() as conn:
-                await each_free_row(conn, "release_retry", [
-                    {"customer_id": item.customer_id, "version": item.version,
-                     "delay": retry_delay(item.attempts), "error": f"crashed: {error!r}"}
-                    for item, error in crashed])
+                await queue.release_retry(conn, [
+                    (item.customer_id, item.version, retry_delay(item.attempts),
+                     f"crashed: {error!r}") for item, error in crashed])
 
     async def _release_unpushed(self, customer_ids: list[UUID]) -> None:
         if customer_ids:
             async with self.pool.connection() as conn:
-                await each_free_row(conn, "release_unclaimed", [
-                    {"customer_id": cid, "worker": self.worker} for cid in customer_ids])
+                await queue.release_unclaimed(conn, customer_ids, worker=self.worker)
 
     async def _record(self, outcomes: Sequence[Outcome], report: DrainReport) -> None:
         async with self.pool.connection() as conn:
@@ -373,7 +370,9 @@ async def decide_now(pool: Pool, policy: Policy, customer_ids: Sequence[UUID], *
     deleted customer carries what its sync state remembers, as the sweep's queue row does;
     those in `opting_out` are taken as opted out, as the sweep opts them out first."""
     async with pool.connection() as conn:
-        rows = await (await conn.execute(q("load"), {"ids": list(customer_ids)})).fetchall()
+        cursor = await conn.execute(q("claimed_customers_with_state"),
+                                    {"ids": list(customer_ids)})
+        rows = await cursor.fetchall()
     prepared = []
     for row in rows:
         customer = _customer(row)
@@ -421,7 +420,7 @@ def _clears_a_true(attributes: dict[str, Any], known: KnownContact | None,
     one by one, where a false is a false."""
     if known is None:
         return False
-    return any(attributes.get(name) is False and as_bool(known.attributes.get(name))
+    return any(attributes.get(name) is False and held_bool(known.attributes.get(name))
                for name in names.booleans)
 
 
@@ -473,8 +472,8 @@ def _known(row: dict[str, Any]) -> KnownContact | None:
                         frozenset(row["m_list_unsubscribed"] or ()))
 
 
-def _memory(row: dict[str, Any]) -> SyncMemory | None:
+def _memory(row: dict[str, Any]) -> SyncState | None:
     if row["s_status"] is None:
         return None
-    return SyncMemory(row["s_email"], row["s_contact_id"], row["s_status"],
+    return SyncState(row["s_email"], row["s_contact_id"], row["s_status"],
                       row["s_removed_by_sync"], row["s_pushed_email"])

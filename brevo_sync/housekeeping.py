@@ -35,11 +35,11 @@ async def prune(pool: Pool, retention_days: int, *, deadline: float | None = Non
     counts = {}
     complete = True
     async with pool.connection() as conn:
-        for table in ("history", "runs"):
+        for table, query in (("history", q("prune_history")), ("runs", q("prune_runs"))):
             deleted = 0
             while True:
                 params = {"days": retention_days, "batch": batch}
-                n = (await conn.execute(q(f"prune_{table}"), params)).rowcount
+                n = (await conn.execute(query, params)).rowcount
                 deleted += n
                 if n < batch:
                     break

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from uuid import UUID
 
-from brevo_sync.model import Customer, KnownContact, QueueItem, SyncMemory
+from brevo_sync.rows import Customer, KnownContact, QueueItem, SyncState
 
 FORGET_ACTION = "forget_id"    # the history's action for a forgotten contact id
 
@@ -35,7 +35,7 @@ class Claim:
     emails: frozenset[str]
 
 
-def claim_of(item: QueueItem, customer: Customer | None, memory: SyncMemory | None) -> Claim:
+def claim_of(item: QueueItem, customer: Customer | None, memory: SyncState | None) -> Claim:
     """The ids stored for a customer (on the row, in sync_state, on a deleted row's queue
     entry) and the emails that may hold them: the current one, the one last sent or about
     to be sent, and the one last recorded."""

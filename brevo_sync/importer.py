@@ -26,6 +26,7 @@ from uuid import UUID
 
 import structlog
 
+from brevo_sync import queue
 from brevo_sync.brevo import BrevoClient, Contact, ImportProcess
 from brevo_sync.brevo.bulk import chunk_import_rows
 from brevo_sync.brevo.errors import (
@@ -38,9 +39,9 @@ from brevo_sync.brevo.errors import (
 )
 from brevo_sync.brevo.limiter import deadline as brevo_deadline
 from brevo_sync.db import Pool, q
-from brevo_sync.model import Customer, QueueItem
 from brevo_sync.outcome import MirrorRow, Outcome
 from brevo_sync.push import retry_delay
+from brevo_sync.rows import Customer, QueueItem
 
 log = structlog.get_logger("brevo_sync.importer")
 
@@ -512,15 +513,10 @@ class Imports:
                                                *(r["customer_id"] for r in held)]))
             if not customer_ids:
                 return
-            handled: set[UUID] = set()
-            if len(customer_ids) > 1:
-                rows = await (await conn.execute(q("import_release_batch"), {
-                    **params, "customer_ids": customer_ids})).fetchall()
-                handled = {r["customer_id"] for r in rows}
-            for customer_id in customer_ids:
-                if customer_id not in handled:
-                    await conn.execute(q("import_release"),
-                                       {**params, "customer_id": customer_id})
+            await queue.each_free_row(
+                conn, customer_ids, batch=q("import_release_batch"), one=q("import_release"),
+                batch_params=lambda ids: {**params, "customer_ids": list(ids)},
+                one_params=lambda cid: {**params, "customer_id": cid}, key=lambda cid: cid)
 
     async def _finish(self, import_id: int, status: str, process_status: str | None, *,
                       error: str | None = None, checked: int = 0, polled: int = 0) -> None:
@@ -534,7 +530,8 @@ class Imports:
 async def _carry(conn: Any, import_id: int, worker: str, customer_ids: list[UUID]
                  ) -> set[UUID]:
     """Move this worker's leased rows into the import; returns those moved. Rows the
-    application holds right now are done one statement each, after the others."""
+    application holds right now are done one statement each, after the others (the way of
+    brevo_sync.queue.each_free_row, written out: the batch says which rows it moved)."""
     carried: set[UUID] = set()
     looked: set[UUID] = set()
     if len(customer_ids) > 1:

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from psycopg import AsyncConnection
 
+from brevo_sync import queue
 from brevo_sync.attributes import DEFAULT_NAMES, AttributeNames
-from brevo_sync.db import each_free_row, q
-from brevo_sync.model import Customer, QueueItem
+from brevo_sync.db import q
+from brevo_sync.rows import Customer, QueueItem
 from brevo_sync.stale_ids import release_taken_ids
 
 Result = Literal["ok", "skipped", "error", "retry"]
@@ -46,7 +47,6 @@ class Outcome:
     retry_delay: float = 0.0
     sms_withheld: bool = False        # pushed without SMS: Brevo holds it on another contact
     ms: float = 0.0
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def email(self) -> str | None:
@@ -73,9 +73,8 @@ async def record(conn: AsyncConnection[Any], outcomes: Sequence[Outcome], *, wor
     """Write the outcomes down, queue last: a crash before the end redoes a push, never loses one.
 
     `conn` is in autocommit. On the application's table and on the queue (which its trigger
-    writes) the sync never waits on a lock while holding others: set-based statements skip
-    rows held right now, and those few are then written one statement, one row, at a time.
-    So the sync can never deadlock with, or fail, the application's writes.
+    writes) the sync never waits on a lock while holding others (queue.each_free_row), so it
+    can never deadlock with, or fail, the application's writes.
     """
     if not outcomes:
         return
@@ -89,8 +88,12 @@ async def record(conn: AsyncConnection[Any], outcomes: Sequence[Outcome], *, wor
         await _save_state(conn, final)
     written = [o for o in outcomes if o.customer is not None and o.contact_id is not None
                and o.result in ("ok", "skipped") and o.customer.brevo_contact_id != o.contact_id]
-    await each_free_row(conn, "write_back", [
-        {"customer_id": o.item.customer_id, "contact_id": o.contact_id} for o in written])
+    await queue.each_free_row(
+        conn, [{"customer_id": o.item.customer_id, "contact_id": o.contact_id} for o in written],
+        batch=q("write_back_batch"), one=q("write_back"),
+        batch_params=lambda rs: {"customer_ids": [r["customer_id"] for r in rs],
+                                 "contact_ids": [r["contact_id"] for r in rs]},
+        one_params=lambda r: r, key=lambda r: r["customer_id"])
     await _save_mirror(conn, outcomes, names)
     await conn.execute(q("add_history"), {
         "source": source, "run_id": run_id,
@@ -101,11 +104,9 @@ async def record(conn: AsyncConnection[Any], outcomes: Sequence[Outcome], *, wor
         "contact_ids": [o.contact_id for o in outcomes],
         "messages": [o.message for o in outcomes],
     })
-    await each_free_row(conn, "release_done", [
-        {"customer_id": o.item.customer_id, "version": o.item.version} for o in final])
-    await each_free_row(conn, "release_retry", [
-        {"customer_id": o.item.customer_id, "version": o.item.version,
-         "delay": o.retry_delay, "error": o.message}
+    await queue.release_done(conn, [(o.item.customer_id, o.item.version) for o in final])
+    await queue.release_retry(conn, [
+        (o.item.customer_id, o.item.version, o.retry_delay, o.message)
         for o in outcomes if o.result == "retry"])
 
 

@@ -29,7 +29,7 @@ from brevo_sync.db import Pool
 from brevo_sync.decide import Action, Create, Nothing, Policy, Reject, Remove, Update
 from brevo_sync.drift import ATTRIBUTES, DELETED, LIST, MISSING, OPTED_OUT, Drift
 from brevo_sync.engine import Prepared, decide_now
-from brevo_sync.model import KnownContact
+from brevo_sync.rows import KnownContact
 from brevo_sync.unsubscribes import LEFT_LIST, Unsubscribe
 
 CREATES, UPDATES, RENAMES, REMOVALS, BLOCKLISTS = (

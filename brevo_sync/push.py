@@ -21,8 +21,8 @@ from brevo_sync.brevo.errors import (
 )
 from brevo_sync.brevo.retry import backoff_delay
 from brevo_sync.decide import LIST_UNSUBSCRIBED, Action, Create, Nothing, Reject, Remove, Update
-from brevo_sync.model import Customer, KnownContact, QueueItem
 from brevo_sync.outcome import MirrorRow, Outcome
+from brevo_sync.rows import Customer, KnownContact, QueueItem
 
 T = TypeVar("T")
 

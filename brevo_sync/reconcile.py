@@ -25,7 +25,9 @@ from typing import Any
 import psycopg
 import structlog
 from psycopg.types.json import Jsonb
+from structlog.contextvars import bind_contextvars, bound_contextvars
 
+from brevo_sync import queue
 from brevo_sync.brevo import BrevoAccountError, BrevoClient, BrevoError
 from brevo_sync.config import Settings
 from brevo_sync.db import Pool, connect, q, statement_deadline
@@ -44,8 +46,8 @@ from brevo_sync.outcome import Outcome
 from brevo_sync.pause import note_accepted, note_refused
 from brevo_sync.plan import Plan, changes_of, first_rows
 from brevo_sync.preflight import WOULD_CREATE, PreflightError, run_preflight
-from brevo_sync.service import client_from, engine_from, policy_from, pool_from, prepare_brevo
 from brevo_sync.unsubscribes import find_unsubscribes, reflect_unsubscribes
+from brevo_sync.wiring import client_from, engine_from, policy_from, pool_from, prepare_brevo
 
 log = structlog.get_logger("brevo_sync.reconcile")
 
@@ -247,7 +249,10 @@ class _Sweep:
         # The budget holds around every statement too: one that would outlive it (a plan gone
         # bad, a lock held elsewhere) is cancelled by Postgres instead of holding the sweep's
         # lock, and every other sweep with it, for as long as it takes.
-        with statement_deadline(self.deadline):
+        # Every line logged for this run says it comes from a sweep, which run and worker, and
+        # what started it (cron, cli, admin); run_id and worker are bound once known.
+        with statement_deadline(self.deadline), bound_contextvars(
+                source="sweep", started_by=self.source, run_id=None, worker=None):
             return await self._run()
 
     async def _run(self) -> SweepResult:
@@ -257,6 +262,7 @@ class _Sweep:
                 "source": self.source, "counts": Jsonb(self.tally.counts)})).fetchone()
         assert row is not None
         self.run_id = int(row["id"])
+        bind_contextvars(run_id=self.run_id)
         log.info("reconcile_start", run_id=self.run_id, source=self.source, budget=self.budget)
         ticker = asyncio.create_task(self._tick(), name="reconcile-progress")
         try:
@@ -340,6 +346,7 @@ class _Sweep:
         self._phase("push")
         engine = engine_from(self.settings, self.pool, self.client, source=self.source,
                              run_id=self.run_id, on_outcome=self._outcome)
+        bind_contextvars(worker=engine.worker)
         ready = await engine.ready_count()
         self._set(remaining=ready)
         if ready == 0:
@@ -364,7 +371,7 @@ class _Sweep:
 
     async def _summary(self, report: DrainReport) -> SweepResult:
         async with self.pool.connection() as conn:
-            depth = await (await conn.execute(q("depth"))).fetchone()
+            depth = await queue.depth(conn)
         pending = int(depth["pending"]) if depth else 0
         ready = int(depth["ready"]) if depth else 0
         self._set(remaining=pending)

@@ -18,6 +18,7 @@ from uuid import UUID
 import structlog
 from psycopg import AsyncConnection
 
+from brevo_sync import queue
 from brevo_sync.brevo import BrevoClient, BrevoError, Contact
 from brevo_sync.brevo.errors import BrevoAccountError
 from brevo_sync.db import Pool, q
@@ -30,7 +31,7 @@ from brevo_sync.identity import (
     taken_reason,
 )
 from brevo_sync.mirror import upsert_contacts
-from brevo_sync.model import KnownContact
+from brevo_sync.rows import KnownContact
 
 log = structlog.get_logger("brevo_sync.identity")
 
@@ -164,4 +165,4 @@ async def release_taken_ids(conn: AsyncConnection[Any], pairs: Sequence[tuple[UU
     ], source=source, run_id=run_id)
     live = [r["customer_id"] for r in rows if r["still_exists"]]
     if live:
-        await conn.execute(q("enqueue"), {"ids": live, "reason": "identity"})
+        await queue.enqueue(conn, live, "identity")

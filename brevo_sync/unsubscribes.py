@@ -20,7 +20,7 @@ from uuid import UUID
 import structlog
 
 from brevo_sync.db import Pool, q
-from brevo_sync.drift import run_in_short_batches
+from brevo_sync.queue import each_free_row
 
 log = structlog.get_logger("brevo_sync.unsubscribes")
 
@@ -56,7 +56,9 @@ async def reflect_unsubscribes(pool: Pool, *, source: str, run_id: int | None = 
             return {"ids": [p[0] for p in batch], "contact_ids": [p[1] for p in batch],
                     "messages": [p[2] for p in batch], "source": source, "run_id": run_id}
 
-        changed = await run_in_short_batches(conn, q("reflect_unsubscribes"), pairs, params,
-                                             batch=BATCH)
+        changed = await each_free_row(conn, pairs, batch=q("reflect_unsubscribes"),
+                                      one=q("reflect_unsubscribes"), batch_params=params,
+                                      one_params=lambda pair: params([pair]),
+                                      key=lambda pair: pair[0], size=BATCH)
     log.info("brevo_unsubscribes", changed=changed, source=source)
     return changed

@@ -21,8 +21,9 @@ from uuid import UUID
 
 from psycopg import AsyncConnection, sql
 
+from brevo_sync import differs
 from brevo_sync.db import q
-from brevo_sync.normalize import normalize_phone, phone_problem
+from brevo_sync.normalize import phone_problem
 
 View = Literal["neon", "brevo", "matched", "unmatched"]
 VIEWS: tuple[View, ...] = ("neon", "brevo", "matched", "unmatched")
@@ -243,18 +244,17 @@ def customer_status(
 def differences(
     row: Mapping[str, Any], *, phone_region: str | None = None, list_id: int | None = None
 ) -> list[str]:
-    """The synced fields where the customer and the mirrored contact disagree."""
+    """The synced fields where the customer and the mirrored contact disagree (the rule of
+    brevo_sync.differs), then whether an opted-in customer is blocklisted or out of the list."""
     if row.get("m_id") is None:
         return []
-    found = []
-    for name in ("first_name", "last_name"):
-        if (row.get(name) or "").strip() != (row.get(f"m_{name}") or "").strip():
-            found.append(name)
-    wanted_phone = normalize_phone(row.get("phone"), phone_region) or ""
-    if _digits(wanted_phone) != _digits(row.get("m_sms") or ""):
-        found.append("phone")
-    if bool(row.get("used_welcome_offer")) != bool(row.get("m_used_welcome_offer")):
-        found.append("used_welcome_offer")
+    found = differs.differences(
+        email=row.get("email"), first_name=row.get("first_name"),
+        last_name=row.get("last_name"), phone=row.get("phone"),
+        used_welcome_offer=row.get("used_welcome_offer"), held_email=row.get("m_email"),
+        held_first_name=row.get("m_first_name"), held_last_name=row.get("m_last_name"),
+        held_sms=row.get("m_sms"), held_used_welcome_offer=row.get("m_used_welcome_offer"),
+        region=phone_region, sms_withheld=bool(row.get("sms_withheld")))
     if row.get("marketing_opt_in"):
         if row.get("m_email_blacklisted"):
             found.append("blocklisted")
@@ -263,10 +263,6 @@ def differences(
                 and list_id not in (row.get("m_list_unsubscribed") or ()):
             found.append("list")
     return found
-
-
-def _digits(text: str) -> str:
-    return "".join(ch for ch in text if ch.isdigit())
 
 
 SMS_WITHHELD = "SMS withheld: Brevo holds this number on another contact"
@@ -283,7 +279,7 @@ def withheld_fields(
     problem = phone_problem(row.get("phone"), phone_region)
     if problem:
         return {"phone": problem}
-    if "phone" in differs and row.get("sms_withheld_fingerprint"):
+    if row.get("sms_withheld"):
         return {"phone": SMS_WITHHELD}
     return {}
 

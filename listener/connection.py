@@ -13,8 +13,9 @@ from typing import Any
 
 import structlog
 
+from brevo_sync import queue
 from brevo_sync.config import looks_like_neon_pooler
-from brevo_sync.db import Conn, connect, q
+from brevo_sync.db import Conn, connect
 
 CHANNEL = "brevo_sync"
 APPLICATION_NAME = "brevo-sync-listen"
@@ -79,8 +80,8 @@ class ListenConnection:
     async def arm(self) -> bool:
         """Ask the trigger to NOTIFY on the next change (the queue looked empty). True when
         the flag was down: a change may have come in since it was last raised."""
-        cur = await self._execute(q("arm"))
-        return bool(cur.rowcount)
+        async with asyncio.timeout(QUERY_TIMEOUT_SECONDS):
+            return await queue.arm(self.conn)
 
     async def ping(self) -> None:
         await self._execute("SELECT 1")
@@ -97,14 +98,6 @@ class ListenConnection:
 
 
 async def end_leases(conn: Conn, worker: str) -> int:
-    """End the leases `worker` still holds, one autocommitted statement each (executemany
-    would run them all in one implicit transaction, holding every row lock till the end)."""
+    """End the leases `worker` still holds (brevo_sync.queue.end_leases), within a bound."""
     async with asyncio.timeout(QUERY_TIMEOUT_SECONDS * 2):
-        rows = await (await conn.execute(q("listener_leases"), {"worker": worker})).fetchall()
-        ended = 0
-        for row in rows:
-            cur = await conn.execute(
-                q("listener_end_lease"), {"customer_id": row["customer_id"], "worker": worker}
-            )
-            ended += max(cur.rowcount, 0)
-    return ended
+        return await queue.end_leases(conn, worker)

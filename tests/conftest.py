@@ -15,7 +15,7 @@ from brevo_sync.config import Settings
 from brevo_sync.db import Pool, make_pool
 from brevo_sync.emulator import EmulatorConfig, create_app
 from brevo_sync.engine import Engine
-from brevo_sync.service import engine_from, prepare_brevo
+from brevo_sync.wiring import engine_from, prepare_brevo
 from tests.pg import Databases, chosen_path, start_server
 
 TEST_API_KEY = "xkeysib-test-0123456789abcdef"

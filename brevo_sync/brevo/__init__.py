@@ -7,7 +7,6 @@ from brevo_sync.brevo.errors import (
     BrevoError,
     BrevoNotFoundError,
     BrevoPermanentError,
-    BrevoProcessTimeoutError,
     BrevoRateLimitedError,
     BrevoTransientError,
     classify_response,
@@ -16,7 +15,7 @@ from brevo_sync.brevo.errors import (
 )
 from brevo_sync.brevo.limiter import RateLimiter, RateLimits
 from brevo_sync.brevo.models import Contact, ImportProcess, ListResult
-from brevo_sync.brevo.payloads import normalize_email
+from brevo_sync.brevo.payloads import lowered_email
 
 __all__ = [
     "BrevoAccountError",
@@ -24,7 +23,6 @@ __all__ = [
     "BrevoError",
     "BrevoNotFoundError",
     "BrevoPermanentError",
-    "BrevoProcessTimeoutError",
     "BrevoRateLimitedError",
     "BrevoTransientError",
     "ClientStats",
@@ -37,5 +35,5 @@ __all__ = [
     "classify_response",
     "is_duplicate_email",
     "is_duplicate_sms",
-    "normalize_email",
+    "lowered_email",
 ]

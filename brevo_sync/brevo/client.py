@@ -12,7 +12,7 @@ import random
 import re
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import TracebackType
@@ -29,7 +29,6 @@ from brevo_sync.brevo.errors import (
     BrevoError,
     BrevoNotFoundError,
     BrevoPermanentError,
-    BrevoProcessTimeoutError,
     BrevoRateLimitedError,
     BrevoTransientError,
     classify_response,
@@ -50,7 +49,7 @@ from brevo_sync.brevo.payloads import (
     import_row,
     list_members,
     list_result,
-    normalize_email,
+    lowered_email,
 )
 from brevo_sync.brevo.retry import MAX_ATTEMPTS, delay_for
 from brevo_sync.brevo.secret import Secret, redact, scrubbed
@@ -209,7 +208,7 @@ class BrevoClient:
         """
         merged = dict(attributes or {})
         if email is not None:
-            merged["EMAIL"] = normalize_email(email)
+            merged["EMAIL"] = lowered_email(email)
         body: dict[str, Any] = {}
         if merged:
             body["attributes"] = merged
@@ -258,36 +257,7 @@ class BrevoClient:
         contacts = [Contact.from_api(item) for item in body.get("contacts") or []]
         return contacts, int(body.get("count") or 0)
 
-    async def iter_contacts(
-        self, *, modified_since: datetime | None = None, page_size: int = LIST_CONTACTS_MAX
-    ) -> AsyncIterator[Contact]:
-        """Every contact (modified since a time, if given), page by page.
-
-        Pages are sorted by creation ascending so contacts created meanwhile land after the
-        cursor instead of shifting it; a contact deleted meanwhile can still shift it by one.
-        """
-        offset = 0
-        while True:
-            page, total = await self.list_contacts(
-                limit=page_size, offset=offset, modified_since=modified_since, sort="asc"
-            )
-            for contact in page:
-                yield contact
-            offset += len(page)
-            if len(page) < page_size or offset >= total:
-                return
-
     # --- lists ----------------------------------------------------------------------------
-
-    async def add_to_list(
-        self,
-        list_id: int,
-        *,
-        emails: Sequence[str] | None = None,
-        ids: Sequence[int] | None = None,
-    ) -> ListResult:
-        """Add existing contacts to a list, 150 per call; nothing-to-do is not an error."""
-        return await self._change_list(list_id, "add", emails, ids)
 
     async def remove_from_list(
         self,
@@ -362,33 +332,6 @@ class BrevoClient:
         return [ImportProcess.from_api(item)
                 for item in _json_object(response).get("processes") or []]
 
-    async def wait_for_process(
-        self,
-        process_id: int,
-        *,
-        # A plain deadline rather than asyncio.timeout(): the error must report the last status.
-        timeout: float,  # noqa: ASYNC109
-        first_poll: float = 1.0,
-        max_interval: float = 15.0,
-    ) -> ImportProcess:
-        """Poll until the process finishes; raise BrevoProcessTimeoutError after ``timeout`` s.
-
-        /processes is in the 100-per-hour group, so polls start after ``first_poll`` seconds and
-        double up to ``max_interval``.
-        """
-        started = self._clock()
-        deadline = started + timeout
-        interval = first_poll
-        status = "unknown"
-        while (remaining := deadline - self._clock()) > 0:
-            await self._sleep(min(interval, remaining))
-            process = await self.get_process(process_id)
-            if process.finished:
-                return process
-            status = process.status
-            interval = min(max_interval, interval * 2)
-        raise BrevoProcessTimeoutError(process_id, status, self._clock() - started)
-
     # --- attributes -----------------------------------------------------------------------
 
     async def get_list(self, list_id: int) -> dict[str, Any] | None:
@@ -429,19 +372,6 @@ class BrevoClient:
                 return False
             raise
         return True
-
-    async def ensure_attributes(
-        self, wanted: Mapping[str, str], category: str = "normal"
-    ) -> list[str]:
-        """Create the attributes (name → type) missing from the account; return those created."""
-        existing = await self.list_attributes()
-        created = []
-        for name, attribute_type in wanted.items():
-            if name.upper() not in existing and await self.create_attribute(
-                name, attribute_type, category
-            ):
-                created.append(name.upper())
-        return created
 
     # --- webhooks -------------------------------------------------------------------------
 

@@ -3,7 +3,6 @@
     BrevoError
     ├── BrevoTransientError           network error, timeout, 408, 425, 5xx: may work later
     │   ├── BrevoRateLimitedError     429: wait ``reset_after`` s (x-sib-ratelimit-reset)
-    │   ├── BrevoProcessTimeoutError  an import was still running when the wait ran out
     │   └── BrevoDeadlineError        a rate budget or a retry would wait past the deadline
     └── BrevoPermanentError           any other 4xx: resending the same request cannot help
         ├── BrevoNotFoundError        404
@@ -56,17 +55,6 @@ class BrevoRateLimitedError(BrevoTransientError):
     def __init__(self, message: str, *, reset_after: float | None = None) -> None:
         super().__init__(message, status=429)
         self.reset_after = reset_after
-
-
-class BrevoProcessTimeoutError(BrevoTransientError):
-    """An asynchronous Brevo process (an import) was still running when the wait ran out."""
-
-    def __init__(self, process_id: int, status: str, waited: float) -> None:
-        super().__init__(
-            f"Brevo process {process_id} still {status!r} after waiting {waited:.0f} s"
-        )
-        self.process_id = process_id
-        self.process_status = status
 
 
 class BrevoDeadlineError(BrevoTransientError):

@@ -9,8 +9,9 @@ from urllib.parse import quote
 from brevo_sync.brevo.models import ListResult
 
 
-def normalize_email(email: str) -> str:
-    """Brevo matches emails case-insensitively and stores them lower-case; so do we."""
+def lowered_email(email: str) -> str:
+    """The form Brevo stores and matches an email in (trimmed, lower-cased); refuses an empty
+    one. Not a validation: that is brevo_sync.normalize.normalize_email."""
     normalized = email.strip().lower()
     if not normalized:
         raise ValueError("email is empty")
@@ -18,7 +19,7 @@ def normalize_email(email: str) -> str:
 
 
 def email_path(email: str) -> str:
-    return f"/contacts/{quote(normalize_email(email), safe='')}"
+    return f"/contacts/{quote(lowered_email(email), safe='')}"
 
 
 def contact_body(
@@ -30,7 +31,7 @@ def contact_body(
     update: bool,
 ) -> dict[str, Any]:
     body: dict[str, Any] = {
-        "email": normalize_email(email),
+        "email": lowered_email(email),
         "attributes": dict(attributes),
         "updateEnabled": update,
     }
@@ -44,7 +45,7 @@ def contact_body(
 def import_row(row: Mapping[str, Any]) -> dict[str, Any]:
     normalized = dict(row)
     if isinstance(normalized.get("email"), str):
-        normalized["email"] = normalize_email(normalized["email"])
+        normalized["email"] = lowered_email(normalized["email"])
     return normalized
 
 
@@ -52,7 +53,7 @@ def list_members(emails: Sequence[str] | None, ids: Sequence[int] | None) -> tup
     if (emails is None) == (ids is None):
         raise ValueError("give exactly one of emails= or ids=")
     if emails is not None:
-        return "emails", [normalize_email(email) for email in emails]
+        return "emails", [lowered_email(email) for email in emails]
     return "ids", [int(contact_id) for contact_id in ids or []]
 
 

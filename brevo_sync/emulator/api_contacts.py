@@ -1,4 +1,4 @@
-"""Brevo's /v3/contacts and /v3/contacts/{identifier} endpoints (and the deprecated batch)."""
+"""Brevo's /v3/contacts and /v3/contacts/{identifier} endpoints."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from brevo_sync.emulator.endpoint import (
     store_of,
 )
 from brevo_sync.emulator.patches import create_patch, find_by_identifier, locate, update_patch
-from brevo_sync.emulator.store import Contact, ContactPatch, ContactStore, IdentifierConflict
+from brevo_sync.emulator.store import ContactPatch, ContactStore, IdentifierConflict, StoredContact
 
 MAX_PAGE = 1000
 _STATISTICS_KEYS = (
@@ -48,14 +48,14 @@ async def create_contact(request: Request) -> Response:
     return JSONResponse({"id": contact.id}, status_code=201)
 
 
-def _update(store: ContactStore, contact: Contact, patch: ContactPatch) -> None:
+def _update(store: ContactStore, contact: StoredContact, patch: ContactPatch) -> None:
     try:
         store.update(contact, patch)
     except IdentifierConflict as conflict:
         raise errors.duplicate_identifiers(conflict.names, creating=False) from conflict
 
 
-def _target(request: Request) -> Contact:
+def _target(request: Request) -> StoredContact:
     identifier: str = request.path_params["identifier"]
     kind = request.query_params.get("identifierType") or None
     contact = find_by_identifier(store_of(request), identifier, kind)
@@ -113,37 +113,3 @@ def since(params: dict[str, str], name: str) -> int | None:
     if millis is None:
         raise errors.invalid(f"{name} is not a valid date-time (YYYY-MM-DDTHH:mm:ss.SSSZ)")
     return millis
-
-
-async def batch_update(request: Request) -> Response:
-    """Deprecated by Brevo (2026-10-30); kept all-or-nothing as reported, for completeness."""
-    store = store_of(request)
-    body, _ = await json_body(request)
-    items = body.get("contacts")
-    if not isinstance(items, list) or not items:
-        raise errors.missing("contacts is required")
-    unknown = config_of(request).unknown_attributes
-    planned = [_batch_item(store, item, unknown) for item in items]
-    missing = [str(index) for index, (contact, _) in enumerate(planned) if contact is None]
-    if missing:
-        raise errors.not_found(f"No contact found for indexes {','.join(missing)}")
-    for contact, patch in planned:
-        assert contact is not None  # noqa: S101 - guaranteed by the check above
-        _update(store, contact, patch)
-    return no_content()
-
-
-def _batch_item(
-    store: ContactStore, item: object, unknown: str
-) -> tuple[Contact | None, ContactPatch]:
-    if not isinstance(item, dict):
-        raise errors.invalid("contacts should be an array of objects")
-    patch = update_patch(store, item, unknown=unknown)
-    if validation.is_int(item.get("id")):
-        return store.get(item["id"]), patch
-    if isinstance(item.get("email"), str):
-        return store.find("email", item["email"].strip().lower()), patch
-    if item.get("sms") is not None:
-        phone = validation.normalise_phone(item["sms"])
-        return (store.find("SMS", phone) if phone else None), patch
-    raise errors.missing("Each contact needs one of email, id or sms")

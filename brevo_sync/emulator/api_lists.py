@@ -11,7 +11,7 @@ from brevo_sync.emulator import errors, validation
 from brevo_sync.emulator.api_contacts import since
 from brevo_sync.emulator.clock import format_millis
 from brevo_sync.emulator.endpoint import json_body, no_content, path_int, query, store_of
-from brevo_sync.emulator.store import Contact, ContactList, ContactStore, Folder
+from brevo_sync.emulator.store import ContactList, ContactStore, StoredContact
 
 MAX_MEMBERSHIP_ITEMS = 150
 MAX_LIST_PAGE = 500
@@ -59,7 +59,7 @@ async def create_list(request: Request) -> Response:
     if not validation.is_int(folder_id):
         raise errors.missing("folderId is required")
     if store.get_folder(folder_id) is None:
-        raise errors.BrevoError(400, "document_not_found", FOLDER_NOT_FOUND)
+        raise errors.EmulatedError(400, "document_not_found", FOLDER_NOT_FOUND)
     return JSONResponse({"id": store.create_list(name, folder_id).id}, status_code=201)
 
 
@@ -119,7 +119,7 @@ def _membership_items(body: dict[str, Any]) -> tuple[str, list[Any]]:
     if not items:
         raise errors.missing(f"{key} should contain at least one item")
     if len(items) > MAX_MEMBERSHIP_ITEMS:
-        raise errors.BrevoError(
+        raise errors.EmulatedError(
             400,
             "out_of_range",
             f"You can pass a maximum of {MAX_MEMBERSHIP_ITEMS} {key} in one request",
@@ -127,7 +127,7 @@ def _membership_items(body: dict[str, Any]) -> tuple[str, list[Any]]:
     return key, items
 
 
-def _member(store: ContactStore, key: str, item: Any) -> Contact | None:
+def _member(store: ContactStore, key: str, item: Any) -> StoredContact | None:
     if key == "ids":
         return store.get(item)
     if key == "emails":
@@ -185,52 +185,3 @@ def _remove_all(store: ContactStore, contact_list: ContactList) -> Response:
     total = len(members)
     process_id = store.processes.allocate_id()
     return JSONResponse({"contacts": {"total": total, "processId": process_id}}, status_code=201)
-
-
-def _folder_json(store: ContactStore, folder: Folder) -> dict[str, Any]:
-    lists = [item for item in store.all_lists() if item.folder_id == folder.id]
-    members = set().union(*(item.members for item in lists)) if lists else set()
-    return {
-        "id": folder.id,
-        "name": folder.name,
-        "totalSubscribers": sum(len(item.members) for item in lists),
-        "totalBlacklisted": 0,
-        "uniqueSubscribers": len(members),
-    }
-
-
-def _folder_or_404(request: Request) -> Folder:
-    folder_id = path_int(request, "folderId", FOLDER_NOT_FOUND)
-    folder = store_of(request).get_folder(folder_id)
-    if folder is None:
-        raise errors.not_found(FOLDER_NOT_FOUND)
-    return folder
-
-
-async def get_folders(request: Request) -> Response:
-    store = store_of(request)
-    offset, limit, sort = _small_page(request)
-    folders = store.all_folders()
-    page = [_folder_json(store, item) for item in _paged(folders, offset, limit, sort)]
-    return JSONResponse({"folders": page, "count": len(folders)})
-
-
-async def create_folder(request: Request) -> Response:
-    body, _ = await json_body(request)
-    name = body.get("name")
-    if not isinstance(name, str) or not name.strip():
-        raise errors.missing("name is required")
-    return JSONResponse({"id": store_of(request).create_folder(name).id}, status_code=201)
-
-
-async def get_folder(request: Request) -> Response:
-    return JSONResponse(_folder_json(store_of(request), _folder_or_404(request)))
-
-
-async def get_folder_lists(request: Request) -> Response:
-    folder = _folder_or_404(request)
-    store = store_of(request)
-    offset, limit, sort = _small_page(request)
-    lists = [item for item in store.all_lists() if item.folder_id == folder.id]
-    page = [store.list_json(item) for item in _paged(lists, offset, limit, sort)]
-    return JSONResponse({"lists": page, "count": len(lists)})

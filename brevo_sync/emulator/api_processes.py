@@ -22,7 +22,7 @@ async def get_process(request: Request) -> Response:
     processes = store_of(request).processes
     process = processes.get(int(text)) if text.isdigit() else None
     if process is None:
-        raise errors.BrevoError(404, "invalid_parameter", errors.PROCESS_INVALID)
+        raise errors.EmulatedError(404, "invalid_parameter", errors.PROCESS_INVALID)
     return JSONResponse(process.as_json(processes.now()))
 
 

@@ -21,16 +21,15 @@ from brevo_sync.emulator import (
 )
 from brevo_sync.emulator.clock import Clock
 from brevo_sync.emulator.config import EmulatorConfig
-from brevo_sync.emulator.errors import BrevoError
-from brevo_sync.emulator.faults import FaultInjector, RateLimiter
+from brevo_sync.emulator.errors import EmulatedError
+from brevo_sync.emulator.faults import EmulatedRateLimits, FaultInjector
 from brevo_sync.emulator.gateway import BrevoGateway, Calls
 from brevo_sync.emulator.store import ContactStore
 
-# Literal paths come before `{identifier}` so that `lists`, `folders`… are never taken for one.
+# Literal paths come before `{identifier}` so that `lists`, `import`… are never taken for one.
 BREVO_ROUTES: list[BaseRoute] = [
     Route("/v3/contacts", api_contacts.list_contacts, methods=["GET"]),
     Route("/v3/contacts", api_contacts.create_contact, methods=["POST"]),
-    Route("/v3/contacts/batch", api_contacts.batch_update, methods=["POST"]),
     Route("/v3/contacts/import", api_processes.import_contacts, methods=["POST"]),
     Route("/v3/contacts/attributes", api_attributes.get_attributes, methods=["GET"]),
     Route(
@@ -55,10 +54,6 @@ BREVO_ROUTES: list[BaseRoute] = [
         api_lists.remove_from_list,
         methods=["POST"],
     ),
-    Route("/v3/contacts/folders", api_lists.get_folders, methods=["GET"]),
-    Route("/v3/contacts/folders", api_lists.create_folder, methods=["POST"]),
-    Route("/v3/contacts/folders/{folderId}", api_lists.get_folder, methods=["GET"]),
-    Route("/v3/contacts/folders/{folderId}/lists", api_lists.get_folder_lists, methods=["GET"]),
     Route("/v3/contacts/{identifier}", api_contacts.get_contact, methods=["GET"]),
     Route("/v3/contacts/{identifier}", api_contacts.update_contact, methods=["PUT"]),
     Route("/v3/contacts/{identifier}", api_contacts.delete_contact, methods=["DELETE"]),
@@ -73,7 +68,7 @@ BREVO_ROUTES: list[BaseRoute] = [
 
 
 async def _brevo_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, BrevoError)  # noqa: S101 - registered for BrevoError only
+    assert isinstance(exc, EmulatedError)  # noqa: S101 - registered for EmulatedError only
     return exc.response()
 
 
@@ -95,12 +90,12 @@ def create_app(config: EmulatorConfig | None = None, *, clock: Clock | None = No
     store = ContactStore(clock)
     store.attributes.reset(config.account_language)
     calls: Calls = Counter()
-    limiter = RateLimiter(clock)
+    limiter = EmulatedRateLimits(clock)
     faults = FaultInjector(clock, config)
     app: Starlette
     app = Starlette(
         routes=[*BREVO_ROUTES, *control.ROUTES],
-        exception_handlers={BrevoError: _brevo_error, HTTPException: _http_error},
+        exception_handlers={EmulatedError: _brevo_error, HTTPException: _http_error},
         middleware=[
             Middleware(
                 BrevoGateway,

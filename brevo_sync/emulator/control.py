@@ -19,9 +19,9 @@ from starlette.routing import Route
 
 from brevo_sync.emulator.config import EmulatorConfig
 from brevo_sync.emulator.endpoint import config_of, store_of
-from brevo_sync.emulator.errors import BrevoError as EmulatorError
+from brevo_sync.emulator.errors import EmulatedError as EmulatorError
 from brevo_sync.emulator.patches import create_patch
-from brevo_sync.emulator.store import Contact, IdentifierConflict
+from brevo_sync.emulator.store import IdentifierConflict, StoredContact
 from brevo_sync.emulator.webhooks import Webhooks
 
 
@@ -101,7 +101,7 @@ async def reset(request: Request) -> Response:
     return JSONResponse({"reset": True})
 
 
-def _contact_or_none(request: Request) -> Contact | None:
+def _contact_or_none(request: Request) -> StoredContact | None:
     text = request.path_params["contact_id"]
     return store_of(request).get(int(text)) if text.isdigit() else None
 

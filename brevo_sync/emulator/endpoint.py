@@ -30,7 +30,7 @@ async def json_body(request: Request) -> tuple[dict[str, Any], int]:
         return {}, 0
     content_type = request.headers.get("content-type", "")
     if content_type.split(";")[0].strip().lower() != "application/json":
-        raise errors.BrevoError(406, "not_acceptable", errors.NOT_JSON)
+        raise errors.EmulatedError(406, "not_acceptable", errors.NOT_JSON)
     return parse_json_object(raw), len(raw)
 
 

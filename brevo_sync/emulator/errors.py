@@ -27,7 +27,7 @@ INVALID_JSON = "Input must be a valid JSON object"
 NOT_JSON = "Content-Type must be application/json"
 
 
-class BrevoError(Exception):
+class EmulatedError(Exception):
     """An error answer in Brevo's `{"code", "message", "metadata"?}` shape."""
 
     def __init__(
@@ -53,19 +53,19 @@ class BrevoError(Exception):
         return JSONResponse(self.body(), status_code=self.status)
 
 
-def invalid(message: str) -> BrevoError:
-    return BrevoError(400, "invalid_parameter", message)
+def invalid(message: str) -> EmulatedError:
+    return EmulatedError(400, "invalid_parameter", message)
 
 
-def missing(message: str) -> BrevoError:
-    return BrevoError(400, "missing_parameter", message)
+def missing(message: str) -> EmulatedError:
+    return EmulatedError(400, "missing_parameter", message)
 
 
-def not_found(message: str) -> BrevoError:
-    return BrevoError(404, "document_not_found", message)
+def not_found(message: str) -> EmulatedError:
+    return EmulatedError(404, "document_not_found", message)
 
 
-def duplicate_identifiers(names: list[str], *, creating: bool) -> BrevoError:
+def duplicate_identifiers(names: list[str], *, creating: bool) -> EmulatedError:
     """E.g. "Unable to update contact, SMS or EXT_ID are already associated with another Contact"
     with metadata {"duplicate_identifiers": ["SMS", "EXT_ID"]}."""
     ordered = [name for name in IDENTIFIER_ORDER if name in names]
@@ -75,6 +75,6 @@ def duplicate_identifiers(names: list[str], *, creating: bool) -> BrevoError:
         f"Unable to {action} contact, {' or '.join(ordered)} {verb} already associated"
         " with another Contact"
     )
-    return BrevoError(
+    return EmulatedError(
         400, "duplicate_parameter", message, metadata={"duplicate_identifiers": ordered}
     )

@@ -66,7 +66,7 @@ class SlidingWindow:
         self._hits.append(now)
 
 
-class RateLimiter:
+class EmulatedRateLimits:
     def __init__(self, clock: Clock) -> None:
         self._clock = clock
         self.reset()

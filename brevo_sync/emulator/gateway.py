@@ -18,7 +18,7 @@ from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from brevo_sync.emulator.config import ACCOUNT_REFUSALS, EmulatorConfig
-from brevo_sync.emulator.faults import FaultInjector, Quota, RateLimiter, limit_group
+from brevo_sync.emulator.faults import EmulatedRateLimits, FaultInjector, Quota, limit_group
 from brevo_sync.emulator.store import ContactStore
 
 UNMATCHED = "<unmatched>"
@@ -41,7 +41,7 @@ class BrevoGateway:
         store: ContactStore,
         config: Callable[[], EmulatorConfig],
         calls: Calls,
-        limiter: RateLimiter,
+        limiter: EmulatedRateLimits,
         faults: FaultInjector,
     ) -> None:
         self.app = app

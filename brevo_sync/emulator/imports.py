@@ -200,7 +200,7 @@ def _row_patch(
         row = {name: value for name, value in row.items() if value not in ("", None)}
     try:
         identifiers, plain = split_attributes(store.attributes, row, lenient=True)
-    except errors.BrevoError as exc:
+    except errors.EmulatedError as exc:
         if exc.message == errors.INVALID_EMAIL:
             counters["invalid_emails"] += 1
         return None

@@ -6,7 +6,7 @@ from typing import Any
 
 from brevo_sync.emulator import errors, validation
 from brevo_sync.emulator.attributes import PHONE_ATTRIBUTES, AttributeRegistry
-from brevo_sync.emulator.store import Contact, ContactPatch, ContactStore
+from brevo_sync.emulator.store import ContactPatch, ContactStore, StoredContact
 
 # Upsert matches on the first identifier present in this order.
 _MATCH_ORDER = ("email", "EXT_ID", "SMS", "WHATSAPP", "LANDLINE_NUMBER")
@@ -117,7 +117,7 @@ def update_patch(store: ContactStore, body: dict[str, Any], *, unknown: str) -> 
     return patch
 
 
-def locate(store: ContactStore, patch: ContactPatch) -> Contact | None:
+def locate(store: ContactStore, patch: ContactPatch) -> StoredContact | None:
     """The existing contact an upsert applies to: matched on its first identifier only."""
     for name in _MATCH_ORDER:
         value = patch.identifiers.get(name)
@@ -126,7 +126,8 @@ def locate(store: ContactStore, patch: ContactPatch) -> Contact | None:
     return None
 
 
-def find_by_identifier(store: ContactStore, identifier: str, kind: str | None) -> Contact | None:
+def find_by_identifier(store: ContactStore, identifier: str, kind: str | None
+                       ) -> StoredContact | None:
     """Resolve a path identifier as Brevo does; without a type, digits mean a contact id."""
     if kind is None:
         if identifier.isdigit():
@@ -145,7 +146,7 @@ _PHONE_KINDS = {
 }
 
 
-def _find_typed(store: ContactStore, identifier: str, kind: str) -> Contact | None:
+def _find_typed(store: ContactStore, identifier: str, kind: str) -> StoredContact | None:
     if kind == "contact_id":
         return store.get(int(identifier)) if identifier.isdigit() else None
     if kind == "email_id":

@@ -25,7 +25,7 @@ _formatted = lru_cache(maxsize=65536)(format_millis)
 
 
 @dataclass(slots=True)
-class Contact:
+class StoredContact:
     id: int
     email: str | None
     attributes: dict[str, Any]
@@ -115,8 +115,8 @@ class ContactStore:
     def reset(self, *, attributes: bool = False, language: str = "en") -> None:
         """Empty the account but for folder 1 and list 2; attributes only when asked (those
         of a new account in `language`)."""
-        self._by_id: dict[int, Contact] = {}
-        self._ordered: list[Contact] = []
+        self._by_id: dict[int, StoredContact] = {}
+        self._ordered: list[StoredContact] = []
         self._index: dict[str, dict[str, int]] = {name: {} for name in IDENTIFIER_ORDER}
         self._next_contact_id = 1
         now = self.now_ms()
@@ -125,7 +125,6 @@ class ContactStore:
             DEFAULT_LIST_ID: ContactList(DEFAULT_LIST_ID, DEFAULT_LIST_NAME, DEFAULT_FOLDER_ID, now)
         }
         self._next_list_id = DEFAULT_LIST_ID + 1
-        self._next_folder_id = DEFAULT_FOLDER_ID + 1
         self.processes.reset()
         if attributes:
             self.attributes.reset(language)
@@ -169,14 +168,14 @@ class ContactStore:
 
     # -- contacts ------------------------------------------------------------------------------
 
-    def get(self, contact_id: int) -> Contact | None:
+    def get(self, contact_id: int) -> StoredContact | None:
         return self._by_id.get(contact_id)
 
-    def find(self, name: str, value: str) -> Contact | None:
+    def find(self, name: str, value: str) -> StoredContact | None:
         contact_id = self._index[name].get(value)
         return None if contact_id is None else self._by_id[contact_id]
 
-    def conflicts(self, patch: ContactPatch, owner: Contact | None) -> list[str]:
+    def conflicts(self, patch: ContactPatch, owner: StoredContact | None) -> list[str]:
         """Identifier names in `patch` that belong to a contact other than `owner`."""
         clashing = []
         for name, value in patch.identifiers.items():
@@ -188,7 +187,7 @@ class ContactStore:
     def missing_lists(self, list_ids: list[int]) -> list[int]:
         return [list_id for list_id in list_ids if list_id not in self._lists]
 
-    def create(self, patch: ContactPatch, *, at_ms: int | None = None) -> Contact:
+    def create(self, patch: ContactPatch, *, at_ms: int | None = None) -> StoredContact:
         clashing = self.conflicts(patch, None)
         if clashing:
             raise IdentifierConflict(clashing)
@@ -196,7 +195,7 @@ class ContactStore:
         if self._ordered:
             # createdSince bisects on creation time, so it must never go backwards with the id.
             now = max(now, self._ordered[-1].created_ms)
-        contact = Contact(
+        contact = StoredContact(
             id=self._next_contact_id,
             email=None,
             attributes={},
@@ -212,7 +211,8 @@ class ContactStore:
         self._apply(contact, patch)
         return contact
 
-    def update(self, contact: Contact, patch: ContactPatch, *, at_ms: int | None = None) -> None:
+    def update(self, contact: StoredContact, patch: ContactPatch, *,
+               at_ms: int | None = None) -> None:
         clashing = self.conflicts(patch, contact)
         if clashing:
             raise IdentifierConflict(clashing)
@@ -220,12 +220,12 @@ class ContactStore:
         self._apply(contact, patch)
         self.touch(contact, now)
 
-    def touch(self, contact: Contact, at_ms: int | None = None) -> None:
+    def touch(self, contact: StoredContact, at_ms: int | None = None) -> None:
         """Bump modifiedAt, strictly, so modifiedSince sees every write."""
         now = self.now_ms() if at_ms is None else at_ms
         contact.modified_ms = max(now, contact.modified_ms + 1)
 
-    def delete(self, contact: Contact) -> None:
+    def delete(self, contact: StoredContact) -> None:
         for name, value in contact.identifiers().items():
             self._index[name].pop(value, None)
         for list_id in contact.list_ids:
@@ -234,7 +234,7 @@ class ContactStore:
         position = bisect.bisect_left(self._ordered, contact.id, key=lambda item: item.id)
         del self._ordered[position]
 
-    def _apply(self, contact: Contact, patch: ContactPatch) -> None:
+    def _apply(self, contact: StoredContact, patch: ContactPatch) -> None:
         for name, value in patch.identifiers.items():
             self._set_identifier(contact, name, value)
         contact.attributes.update(patch.attributes)
@@ -249,7 +249,7 @@ class ContactStore:
         for list_id in patch.remove_lists:
             self.unlink(contact, list_id)
 
-    def _set_identifier(self, contact: Contact, name: str, value: str | None) -> None:
+    def _set_identifier(self, contact: StoredContact, name: str, value: str | None) -> None:
         current = contact.email if name == "email" else contact.attributes.get(name)
         if current:
             self._index[name].pop(current, None)
@@ -273,7 +273,7 @@ class ContactStore:
         modified_since: int | None = None,
         created_since: int | None = None,
         list_ids: list[int] | None = None,
-    ) -> tuple[list[Contact], int]:
+    ) -> tuple[list[StoredContact], int]:
         """One page in creation order (`sort` asc/desc) and the total number matching."""
         matching = self._ordered
         if created_since is not None:
@@ -305,7 +305,7 @@ class ContactStore:
             self._by_id[contact_id].list_ids.discard(contact_list.id)
         del self._lists[contact_list.id]
 
-    def link(self, contact: Contact, list_id: int) -> bool:
+    def link(self, contact: StoredContact, list_id: int) -> bool:
         """Add to a list; False when already there. Someone who had left the list is
         subscribed to it again, as Brevo does (§14.5)."""
         if list_id in contact.list_ids:
@@ -315,14 +315,14 @@ class ContactStore:
         self._lists[list_id].members.add(contact.id)
         return True
 
-    def unlink(self, contact: Contact, list_id: int) -> bool:
+    def unlink(self, contact: StoredContact, list_id: int) -> bool:
         if list_id not in contact.list_ids:
             return False
         contact.list_ids.discard(list_id)
         self._lists[list_id].members.discard(contact.id)
         return True
 
-    def unsubscribe(self, contact: Contact, list_id: int | None, campaign_id: int) -> None:
+    def unsubscribe(self, contact: StoredContact, list_id: int | None, campaign_id: int) -> None:
         """As if the person clicked a campaign's unsubscribe link: out of `list_id` only
         (per-list unsubscription), or blocklisted for email; recorded in the statistics."""
         if list_id is None:
@@ -337,17 +337,9 @@ class ContactStore:
     def get_folder(self, folder_id: int) -> Folder | None:
         return self._folders.get(folder_id)
 
-    def all_folders(self) -> list[Folder]:
-        return list(self._folders.values())
-
-    def create_folder(self, name: str) -> Folder:
-        folder = Folder(self._next_folder_id, name)
-        self._folders[folder.id] = folder
-        self._next_folder_id += 1
-        return folder
 
 
-def _page(items: list[Contact], offset: int, limit: int, sort: str) -> list[Contact]:
+def _page(items: list[StoredContact], offset: int, limit: int, sort: str) -> list[StoredContact]:
     if sort == "asc":
         return items[offset : offset + limit]
     end = len(items) - offset

@@ -76,9 +76,9 @@ def parse_json_object(raw: bytes) -> dict[str, Any]:
     try:
         body = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
-        raise errors.BrevoError(400, "bad_request", errors.INVALID_JSON) from exc
+        raise errors.EmulatedError(400, "bad_request", errors.INVALID_JSON) from exc
     if not isinstance(body, dict):
-        raise errors.BrevoError(400, "bad_request", errors.INVALID_JSON)
+        raise errors.EmulatedError(400, "bad_request", errors.INVALID_JSON)
     return body
 
 
@@ -122,7 +122,7 @@ def query_int(
         raise errors.invalid(f"{name} should be an integer") from exc
     if value < 0 or (maximum is not None and value > maximum):
         bounds = f"between 0 and {maximum}" if maximum is not None else "at least 0"
-        raise errors.BrevoError(400, "out_of_range", f"{name} must be {bounds}")
+        raise errors.EmulatedError(400, "out_of_range", f"{name} must be {bounds}")
     return value
 
 

@@ -27,7 +27,7 @@ from starlette.responses import JSONResponse, Response
 from brevo_sync.emulator import errors
 from brevo_sync.emulator.config import EmulatorConfig
 from brevo_sync.emulator.endpoint import json_body, path_int
-from brevo_sync.emulator.store import Contact
+from brevo_sync.emulator.store import StoredContact
 
 TYPES = ("transactional", "marketing", "inbound")
 MARKETING_EVENTS = frozenset({"spam", "opened", "click", "hardBounce", "softBounce",
@@ -108,7 +108,7 @@ class Webhooks:
 
     # --- delivery ---------------------------------------------------------------------
 
-    def emit(self, event: str, contact: Contact | None, email: str | None,
+    def emit(self, event: str, contact: StoredContact | None, email: str | None,
              **extra: Any) -> None:
         """Queue `event` (a webhook event name, e.g. "unsubscribed") about a contact for every
         marketing webhook subscribed to it. Needs a running event loop (a request's)."""

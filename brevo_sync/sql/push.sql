@@ -1,4 +1,4 @@
--- name: load
+-- name: claimed_customers_with_state
 -- Everything the decision needs for a batch of claimed customers, in one round trip.
 WITH batch AS (
     SELECT t.id FROM unnest(%(ids)s::uuid[]) AS t(id)

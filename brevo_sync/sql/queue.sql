@@ -78,7 +78,7 @@ WITH free AS MATERIALIZED (
 UPDATE brevo_sync.queue q
 SET claimed_until = NULL, claimed_by = NULL, attempts = greatest(q.attempts - 1, 0)
 WHERE q.customer_id = ANY (ARRAY(SELECT customer_id FROM free))
-  AND q.claimed_by = (%(workers)s::text[])[1]
+  AND q.claimed_by = %(worker)s
 RETURNING q.customer_id;
 
 -- name: arm
@@ -139,4 +139,51 @@ SET claimed_until = NULL, claimed_by = NULL, last_error = b.error,
                            THEN now() + make_interval(secs => b.delay) ELSE now() END
 FROM batch b, free f
 WHERE q.customer_id = b.customer_id AND f.customer_id = q.customer_id
+RETURNING q.customer_id;
+
+-- name: drift_enqueue
+-- One batch of drift into the queue; a row already pending is kept as it is. A deleted
+-- customer's row carries what the removal needs, as the trigger's would.
+INSERT INTO brevo_sync.queue AS q
+    (customer_id, reason, deleted, deleted_email, deleted_contact_id)
+SELECT t.id, %(reason)s, c.id IS NULL,
+       CASE WHEN c.id IS NULL THEN s.email END,
+       CASE WHEN c.id IS NULL THEN s.brevo_contact_id END
+FROM unnest(%(ids)s::uuid[]) AS t(id)
+LEFT JOIN public.customers c ON c.id = t.id
+LEFT JOIN brevo_sync.sync_state s ON s.customer_id = t.id
+ORDER BY t.id
+ON CONFLICT (customer_id) DO NOTHING;
+
+-- name: short_lock_wait
+-- A batch that would wait on an application's transaction gives up quickly instead, so it
+-- can never hold the application up for long nor deadlock with it.
+SET LOCAL lock_timeout = '200ms';
+
+-- name: leases_held
+-- Leases a listener still holds after its drain failed midway or its stop deadline cut pushes
+-- off. Nothing of that worker is in flight any more.
+SELECT customer_id FROM brevo_sync.queue
+WHERE claimed_by = %(worker)s AND claimed_until > now();
+
+-- name: end_lease
+-- End one lease now instead of at expiry; one row a statement, so that it never holds a lock
+-- an application transaction waits for. claimed_by stays, as a trace that a push may have
+-- reached Brevo unrecorded.
+UPDATE brevo_sync.queue
+SET claimed_until = now()
+WHERE customer_id = %(customer_id)s AND claimed_by = %(worker)s AND claimed_until > now();
+
+-- name: end_lease_batch
+-- `end_lease` for many rows at once, skipping rows the application holds right now.
+WITH free AS MATERIALIZED (
+    SELECT q.customer_id FROM brevo_sync.queue q
+    WHERE q.customer_id = ANY(%(customer_ids)s::uuid[])
+    ORDER BY q.customer_id
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE brevo_sync.queue q
+SET claimed_until = now()
+WHERE q.customer_id = ANY (ARRAY(SELECT customer_id FROM free))
+  AND q.claimed_by = %(worker)s AND q.claimed_until > now()
 RETURNING q.customer_id;

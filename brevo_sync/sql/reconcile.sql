@@ -1,9 +1,10 @@
 -- name: drift_rows
 -- One row (customer_id, kind, renames, how) for each customer whose Brevo contact, as the
--- mirror shows it, differs from what the sync would push (decide.py's rules, set-based):
--- `renames` when the contact's email changes, `how` the removal the policy makes of an
--- opted-out or deleted customer. A row that failed for good is left alone until it changes:
--- its fingerprint then differs from the failed one. The customers in `opting_out` are taken
+-- mirror shows it, differs from what the sync would push (brevo_sync/differs.py's rule,
+-- set-based): `renames` when the contact's email changes, `how` the removal the policy makes
+-- of an opted-out or deleted customer. A row that failed for good is left alone until it
+-- changes: its fingerprint then differs from the failed one. A phone SQL cannot settle is kind
+-- 'phone', with what differs.py needs to settle it. The customers in `opting_out` are taken
 -- as opted out: the sweep opts them out (Brevo unsubscribed them) before it acts, so a plan
 -- made before that sees what the sweep will do. Embedded as a CTE by drift_by_action, hence
 -- no semicolon.
@@ -29,8 +30,10 @@ people AS (
            lower(btrim(c.email, E' \t\r\n')) AS email,
            btrim(coalesce(c.first_name, ''), E' \t\r\n') AS first_name,
            btrim(coalesce(c.last_name, ''), E' \t\r\n') AS last_name,
+           c.phone AS phone_raw,
            nullif(regexp_replace(coalesce(c.phone, ''), '[^0-9]', '', 'g'), '') AS phone,
            btrim(coalesce(c.phone, '')) ~ '^(\+|00)' AS phone_international,
+           btrim(coalesce(c.phone, '')) LIKE '00%%' AS phone_00,
            coalesce(c.brevo_contact_id, s.brevo_contact_id) AS contact_id,
            s.status, s.removed_by_sync,
            CASE WHEN s.status = 'error'
@@ -64,25 +67,28 @@ opted_in_drift AS (
                  -- A boolean Brevo leaves out is false.
                  OR coalesce((o.m).used_welcome_offer, false)
                     <> coalesce(o.used_welcome_offer, false)
-                 -- A phone Brevo refused as another contact's is not drift until the row
-                 -- changes.
-                 OR NOT o.sms_withheld AND NOT CASE
-                     WHEN o.phone IS NULL THEN (o.m).sms IS NULL
-                     WHEN (o.m).sms IS NULL THEN false
-                     -- Brevo keeps SMS as digits; a national number ("06 12…") matches the
-                     -- end of the international one Brevo holds.
-                     ELSE regexp_replace((o.m).sms, '[^0-9]', '', 'g') = o.phone
-                       OR (NOT o.phone_international AND length(ltrim(o.phone, '0')) >= 6
-                           AND regexp_replace((o.m).sms, '[^0-9]', '', 'g')
-                               LIKE '%%' || ltrim(o.phone, '0'))
-                   END
                  THEN 'attributes'
-               -- Someone who left the list in Brevo is never added back.
-               WHEN pol.list_id IS NOT NULL AND NOT (pol.list_id = ANY((o.m).list_ids))
-                    AND NOT (pol.list_id = ANY((o.m).list_unsubscribed))
-                 THEN 'list'
-           END AS kind
-    FROM opted_in o CROSS JOIN policy pol
+               -- A phone the sync withheld is not drift until the row changes; no phone on
+               -- either side, or an international number with Brevo's digits, is the same;
+               -- any other phone is settled by differs.py (it parses the number).
+               WHEN NOT o.sms_withheld AND NOT CASE
+                     WHEN o.phone IS NULL
+                       THEN coalesce(regexp_replace((o.m).sms, '[^0-9]', '', 'g'), '') = ''
+                     ELSE o.phone_international
+                       AND CASE WHEN o.phone_00 THEN substr(o.phone, 3) ELSE o.phone END
+                           = coalesce(regexp_replace((o.m).sms, '[^0-9]', '', 'g'), '')
+                   END
+                 THEN 'phone'
+               WHEN o.list_drift THEN 'list'
+           END AS kind,
+           o.phone_raw, (o.m).sms AS held_sms, o.list_drift
+    FROM (
+        -- Someone who left the list in Brevo is never added back.
+        SELECT o.*, coalesce(pol.list_id IS NOT NULL AND NOT (pol.list_id = ANY((o.m).list_ids))
+                             AND NOT (pol.list_id = ANY((o.m).list_unsubscribed)), false)
+                    AS list_drift
+        FROM opted_in o CROSS JOIN policy pol
+    ) o
 ),
 opted_out_drift AS (
     SELECT p.id AS customer_id, 'opted_out' AS kind, pol.opt_out_action AS how
@@ -114,43 +120,29 @@ deleted_drift AS (
               ELSE false
           END
 )
-SELECT customer_id, kind, kind = 'attributes' AND renames AS renames, NULL::text AS how
+SELECT customer_id, kind, kind = 'attributes' AND renames AS renames, NULL::text AS how,
+       phone_raw, held_sms, list_drift
 FROM opted_in_drift WHERE kind IS NOT NULL
 UNION ALL
-SELECT customer_id, kind, false, how FROM opted_out_drift
+SELECT customer_id, kind, false, how, NULL, NULL, NULL FROM opted_out_drift
 UNION ALL
-SELECT customer_id, kind, false, how FROM deleted_drift
+SELECT customer_id, kind, false, how, NULL, NULL, NULL FROM deleted_drift
 
 -- name: drift_by_action
 -- The drift's customer ids grouped by kind and by what the sweep does about them, sorted;
--- drift.py puts `drift_rows` in the CTE.
+-- drift.py puts `drift_rows` in the CTE. Kind 'phone' carries its phones for differs.py to
+-- settle.
 WITH drift AS (/* drift_rows */)
-SELECT kind, renames, how, array_agg(customer_id ORDER BY customer_id) AS ids
+SELECT kind, renames, how, array_agg(customer_id ORDER BY customer_id) AS ids,
+       array_agg(phone_raw ORDER BY customer_id) FILTER (WHERE kind = 'phone') AS phones,
+       array_agg(held_sms ORDER BY customer_id) FILTER (WHERE kind = 'phone') AS held_sms,
+       array_agg(list_drift ORDER BY customer_id) FILTER (WHERE kind = 'phone') AS list_drift
 FROM drift
 GROUP BY kind, renames, how;
 
 -- name: sweep_totals
 SELECT (SELECT count(*) FROM public.customers WHERE marketing_opt_in) AS opted_in,
        (SELECT count(*) FROM brevo_sync.sync_state WHERE status = 'synced') AS synced_contacts;
-
--- name: drift_enqueue
--- One batch of drift into the queue; a row already pending is kept as it is. A deleted
--- customer's row carries what the removal needs, as the trigger's would.
-INSERT INTO brevo_sync.queue AS q
-    (customer_id, reason, deleted, deleted_email, deleted_contact_id)
-SELECT t.id, %(reason)s, c.id IS NULL,
-       CASE WHEN c.id IS NULL THEN s.email END,
-       CASE WHEN c.id IS NULL THEN s.brevo_contact_id END
-FROM unnest(%(ids)s::uuid[]) AS t(id)
-LEFT JOIN public.customers c ON c.id = t.id
-LEFT JOIN brevo_sync.sync_state s ON s.customer_id = t.id
-ORDER BY t.id
-ON CONFLICT (customer_id) DO NOTHING;
-
--- name: short_lock_wait
--- A batch that would wait on an application's transaction gives up quickly instead, so it
--- can never hold the application up for long nor deadlock with it.
-SET LOCAL lock_timeout = '200ms';
 
 -- name: unsubscribe_candidates
 -- Opted-in customers whose contact Brevo has blocklisted (an unsubscribe, a spam complaint,

@@ -75,7 +75,12 @@ SELECT p.sort_email, p.sort_last, p.sort_first, p.sort_opt_in, p.sort_status,
        m.email_blacklisted AS m_email_blacklisted, m.list_ids AS m_list_ids,
        m.list_unsubscribed AS m_list_unsubscribed,
        s.status AS s_status, s.last_synced_at, s.last_attempt_at, s.last_error,
-       s.last_error_code, s.sms_withheld_fingerprint,
+       s.last_error_code,
+       -- A phone the sync withheld is no difference until the row changes (differs.py).
+       s.sms_withheld_fingerprint IS NOT NULL
+         AND s.sms_withheld_fingerprint = brevo_sync.fingerprint(
+                 c.email, c.first_name, c.last_name, c.phone, c.marketing_opt_in,
+                 c.used_welcome_offer) AS sms_withheld,
        qu.customer_id IS NOT NULL AS queued, qu.last_error AS queue_error,
        w.hard_bounce_at
 FROM page p
@@ -166,7 +171,7 @@ WHERE c.marketing_opt_in;
 SELECT id AS run_id, kind, source, started_at, counts
 FROM brevo_sync.runs
 WHERE status = 'running' AND finished_at IS NULL
-  AND kind IN ('reconcile', 'sync_all')
+  AND kind = 'reconcile'
   AND started_at > now() - make_interval(secs => %(max_age)s)
 ORDER BY started_at DESC
 LIMIT 1;

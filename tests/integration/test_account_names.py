@@ -16,7 +16,7 @@ from brevo_sync.config import Settings
 from brevo_sync.db import Pool
 from brevo_sync.emulator import EmulatorConfig
 from brevo_sync.reconcile import run_sweep
-from brevo_sync.service import engine_from, prepare_brevo
+from brevo_sync.wiring import engine_from, prepare_brevo
 from tests.conftest import TEST_API_KEY, TEST_LIST_ID
 from tests.factories import add_customer, add_customers, customer
 from tests.support.admin_app import client, running_app

@@ -13,7 +13,7 @@ from starlette.applications import Starlette
 from brevo_sync import views
 from brevo_sync.brevo import BrevoClient
 from brevo_sync.seed import REFUSED_EMAIL
-from brevo_sync.service import engine_from, prepare_brevo
+from brevo_sync.wiring import engine_from, prepare_brevo
 from tests.conftest import TEST_LIST_ID
 from tests.factories import add_customer
 

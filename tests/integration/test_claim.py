@@ -99,7 +99,7 @@ def test_batch_releases_of_a_bulk_lease_stay_bounded(db: Any, name: str) -> None
     """Handing back 20,000 leased rows of a 50,000-row backlog the statistics call empty."""
     stale_backlog(db)
     ids = claim(db, 20_000)
-    params: dict[str, Any] = {"customer_ids": ids, "workers": ["w1"] * len(ids),
+    params: dict[str, Any] = {"customer_ids": ids, "worker": "w1",
                               "versions": [1] * len(ids), "delays": [5.0] * len(ids),
                               "errors": ["x"] * len(ids)}
     shown = plan(db, name, params)

@@ -13,9 +13,9 @@ import httpx
 import psycopg
 import pytest
 
-from bench.support import emulator_process
 from brevo_sync.seed import REFUSED_EMAIL
 from tests.factories import add_customer, add_customers
+from tests.support.processes import emulator_process
 
 
 def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

@@ -9,9 +9,9 @@ from typing import Any
 import httpx
 import psycopg
 
-from bench.support import emulator_process
 from tests.factories import add_customer
 from tests.integration.test_cli import run
+from tests.support.processes import emulator_process
 
 KEY = "xkeysib-check-test"
 

@@ -12,7 +12,7 @@ import pytest
 
 from brevo_sync.brevo import BrevoClient, RateLimiter
 from brevo_sync.engine import Engine
-from brevo_sync.service import engine_from
+from brevo_sync.wiring import engine_from
 from tests.conftest import TEST_API_KEY, TEST_LIST_ID
 from tests.factories import add_customer, add_customers, customer, pending, state
 

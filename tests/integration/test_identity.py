@@ -20,10 +20,10 @@ from brevo_sync.engine import Engine
 from brevo_sync.identity import claim_of
 from brevo_sync.migrate import migrate
 from brevo_sync.mirror import refresh_mirror
-from brevo_sync.model import Customer, QueueItem
 from brevo_sync.reconcile import run_sweep
-from brevo_sync.service import engine_from
+from brevo_sync.rows import Customer, QueueItem
 from brevo_sync.stale_ids import check_stored_ids
+from brevo_sync.wiring import engine_from
 from tests.conftest import TEST_API_KEY, TEST_LIST_ID
 from tests.factories import add_customer, customer, pending, state
 

@@ -22,7 +22,7 @@ from brevo_sync.db import Pool
 from brevo_sync.emulator import Clock, EmulatorConfig, create_app
 from brevo_sync.engine import Engine
 from brevo_sync.importer import ImportTiming
-from brevo_sync.service import policy_from, prepare_brevo
+from brevo_sync.wiring import policy_from, prepare_brevo
 from tests.conftest import TEST_API_KEY
 from tests.factories import add_customers, pending
 

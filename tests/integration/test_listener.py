@@ -1,6 +1,6 @@
 """The listener against a real PostgreSQL and the Brevo emulator.
 
-Most tests run the service in-process (`listener.service.serve`) with the emulator mounted as
+Most tests run the service in-process (`listener.run.serve`) with the emulator mounted as
 an ASGI transport; the first one runs both as real processes, as in production.
 """
 
@@ -24,11 +24,12 @@ from structlog.testing import capture_logs
 from brevo_sync.config import Settings
 from listener.health import Health
 from listener.metrics import ListenerMetrics
-from listener.service import serve
+from listener.run import serve
 from tests.conftest import TEST_API_KEY, TEST_LIST_ID
 from tests.factories import add_customer, add_customers, pending
 from tests.pg import dbname_of
-from tests.reliability.harness import Emulator, Listener, free_port
+from tests.reliability.harness import Emulator, Listener
+from tests.support.processes import free_port
 
 T = TypeVar("T")
 Db = psycopg.Connection[dict[str, Any]]

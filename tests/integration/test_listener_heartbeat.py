@@ -20,7 +20,7 @@ from brevo_sync.overview import HEARTBEAT_SECONDS, SILENT_AFTER_SECONDS, read_ov
 from listener.health import Health
 from listener.heartbeat import Heartbeat
 from listener.metrics import ListenerMetrics
-from listener.service import serve
+from listener.run import serve
 
 pytestmark = pytest.mark.anyio
 Db = psycopg.Connection[dict[str, Any]]

@@ -12,7 +12,7 @@ import pytest
 from brevo_sync.config import Settings
 from listener.health import Health
 from listener.metrics import ListenerMetrics
-from listener.service import serve
+from listener.run import serve
 from tests.factories import add_customers
 from tests.integration.test_listener import asgi, eventually
 

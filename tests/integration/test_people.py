@@ -17,7 +17,7 @@ from brevo_sync.db import Pool
 from brevo_sync.engine import Engine
 from brevo_sync.mirror import refresh_mirror, vouch_for_mirror
 from brevo_sync.reconcile import SweepResult, run_sweep
-from brevo_sync.service import engine_from
+from brevo_sync.wiring import engine_from
 from tests.conftest import TEST_LIST_ID
 from tests.factories import add_customer, add_customers, customer, state
 

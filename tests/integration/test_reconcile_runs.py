@@ -16,7 +16,6 @@ import httpx
 import psycopg
 import pytest
 
-from bench.support import emulator_process
 from brevo_sync.brevo import BrevoClient, RateLimiter, RateLimits
 from brevo_sync.config import Settings
 from brevo_sync.db import Pool
@@ -24,6 +23,7 @@ from brevo_sync.housekeeping import Pruned, prune
 from brevo_sync.reconcile import ALREADY_RUNNING, run_sweep, sweep_lock
 from tests.conftest import TEST_API_KEY
 from tests.factories import add_customers
+from tests.support.processes import emulator_process
 
 pytestmark = pytest.mark.anyio
 T = TypeVar("T")

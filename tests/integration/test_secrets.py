@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 import httpx
 import pytest
 
-from bench.support import emulator_process, free_port, stop_process, wait_until_healthy
 from brevo_sync.failures import EXIT_BREVO, EXIT_CONFIG, EXIT_DATABASE
+from tests.support.processes import emulator_process, free_port, stop_process, wait_until_healthy
 
 DB_PASSWORD = "db-pw-Zq81xLw"  # noqa: S105 - the secrets this test looks for
 BREVO_KEY = "xkeysib-secret-7Hc2Pq0aa11bb22cc33"

@@ -12,7 +12,6 @@ import os
 import pwd
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -24,8 +23,8 @@ from typing import Any, TypeVar
 
 import httpx
 
-from bench.support import stop_process
 from tests.conftest import TEST_API_KEY, TEST_LIST_ID
+from tests.support.processes import free_port, stop_process
 
 T = TypeVar("T")
 
@@ -35,12 +34,6 @@ FAST_LIMITS = {
     "BREVO_CONTACTS_PER_HOUR": "10000000",
     "BREVO_OTHER_PER_HOUR": "100000",
 }
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def wait_for(what: str, check: Callable[[], T | None], timeout: float,

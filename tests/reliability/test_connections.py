@@ -71,8 +71,7 @@ def test_connections_terminated_every_few_seconds(
 
     thread = threading.Thread(target=cutter, name="cutter", daemon=True)
     thread.start()
-    # A push cut off after Brevo answered is in doubt until redone (IN_DOUBT_GAP).
-    workload = Workload("cut", spare_in_flight=True)
+    workload = Workload("cut")
     try:
         workload.run(db, CHANGES, per_second=CHANGES_PER_SECOND)
         # On a loaded machine the workload may end before enough cuts: keep cutting a while.

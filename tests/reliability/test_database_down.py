@@ -43,8 +43,7 @@ def test_the_database_stopped_for_30_seconds(
     emulator = start_emulator()
     listener = start_listener(cluster.url, emulator)
     listener.wait_healthy()
-    # A push cut off by the stop is in doubt until redone (IN_DOUBT_GAP in test_kill.py).
-    workload = Workload("down", spare_in_flight=True)
+    workload = Workload("down")
     with psycopg.connect(cluster.url, autocommit=True, row_factory=dict_row) as db:
         workload.run(db, 300, per_second=150)
     # Stopped while changes are still being pushed.

@@ -26,6 +26,7 @@ from api.throttle import (
     retry_after_header,
 )
 from brevo_sync.config import Secret
+from tests.support.clock import FakeClock
 
 SECRET = Secret("s3cret:with:colons")
 
@@ -112,13 +113,6 @@ def test_a_state_change_without_origin_or_fetch_metadata_is_told_why() -> None:
 # -- the login throttle ----------------------------------------------------------------------
 
 
-class ManualClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
 
 def test_the_delay_grows_from_the_fifth_failure_and_stops_at_the_maximum() -> None:
     assert [delay_after(n) for n in range(1, 10)] == [0, 0, 0, 0, 1, 2, 4, 8, 16]
@@ -127,7 +121,7 @@ def test_the_delay_grows_from_the_fifth_failure_and_stops_at_the_maximum() -> No
 
 
 def test_a_key_waits_after_its_failures_and_longer_after_each_new_one() -> None:
-    clock = ManualClock()
+    clock = FakeClock()
     throttle = LoginThrottle(clock=clock)
     keys = ["client:10.0.0.1"]
     for _ in range(FREE_FAILURES - 1):
@@ -144,7 +138,7 @@ def test_a_key_waits_after_its_failures_and_longer_after_each_new_one() -> None:
 
 
 def test_the_longest_wait_among_the_keys_applies() -> None:
-    throttle = LoginThrottle(clock=ManualClock())
+    throttle = LoginThrottle(clock=FakeClock())
     for _ in range(FREE_FAILURES + 2):
         throttle.failed(["client:a", "user:admin"])
     assert throttle.wait(["client:b", "user:admin"]) == 4.0
@@ -152,7 +146,7 @@ def test_the_longest_wait_among_the_keys_applies() -> None:
 
 
 def test_success_forgets_and_quiet_keys_start_afresh() -> None:
-    clock = ManualClock()
+    clock = FakeClock()
     throttle = LoginThrottle(clock=clock)
     for _ in range(FREE_FAILURES):
         throttle.failed(["client:a", "client:b"])
@@ -163,7 +157,7 @@ def test_success_forgets_and_quiet_keys_start_afresh() -> None:
 
 
 def test_memory_is_bounded_and_the_least_recent_key_goes_first() -> None:
-    throttle = LoginThrottle(clock=ManualClock(), max_keys=3)
+    throttle = LoginThrottle(clock=FakeClock(), max_keys=3)
     for _ in range(FREE_FAILURES):
         throttle.failed(["client:kept"])
     for n in range(1000):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import traceback
 from collections.abc import AsyncIterator, Callable
@@ -17,12 +16,12 @@ from brevo_sync.brevo import (
     BrevoError,
     BrevoNotFoundError,
     BrevoPermanentError,
-    BrevoProcessTimeoutError,
     BrevoRateLimitedError,
     BrevoTransientError,
     RateLimiter,
     is_duplicate_sms,
 )
+from tests.support.clock import FakeClock
 
 pytestmark = pytest.mark.anyio
 
@@ -36,21 +35,6 @@ Reply = httpx.Response | Exception | Callable[[httpx.Request], httpx.Response]
 def anyio_backend() -> str:
     return "asyncio"
 
-
-class FakeClock:
-    """A monotonic clock that only moves when someone sleeps on it."""
-
-    def __init__(self) -> None:
-        self.now = 1_000.0
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-        await asyncio.sleep(0)
 
 
 class Script:
@@ -454,46 +438,6 @@ async def test_list_contacts_refuses_pages_over_1000(connect: Callable[..., Brev
         await connect(Script()).list_contacts(limit=1001)
 
 
-async def test_iter_contacts_walks_every_page(connect: Callable[..., BrevoClient]) -> None:
-    everyone = [contact_json(n, f"u{n}@x.com") for n in range(1, 2_501)]
-
-    def page(request: httpx.Request) -> httpx.Response:
-        offset, limit = int(request.url.params["offset"]), int(request.url.params["limit"])
-        return reply(200, {"contacts": everyone[offset : offset + limit], "count": len(everyone)})
-
-    script = Script(page, page, page)
-    ids = [c.id async for c in connect(script).iter_contacts()]
-    assert ids == list(range(1, 2_501))
-    assert len(script.requests) == 3
-
-
-async def test_iter_contacts_of_an_empty_account(connect: Callable[..., BrevoClient]) -> None:
-    script = Script(reply(200, {"contacts": [], "count": 0}))
-    assert [c async for c in connect(script).iter_contacts()] == []
-
-
-# --- lists --------------------------------------------------------------------------------
-
-
-async def test_add_to_list_chunks_by_150_and_treats_noop_as_success(
-    connect: Callable[..., BrevoClient],
-) -> None:
-    emails = [f"U{n}@x.com" for n in range(320)]
-    lowered = [e.lower() for e in emails]
-    noop = {"code": "invalid_parameter", "message": "Contact already in list and/or does not exist"}
-    script = Script(
-        reply(201, {"contacts": {"success": lowered[:149], "failure": [lowered[149]]}}),
-        reply(400, noop),
-        reply(201, {"contacts": {"success": lowered[300:], "failure": []}}),
-    )
-    result = await connect(script).add_to_list(7, emails=emails)
-    assert [len(script.body(i)["emails"]) for i in range(3)] == [150, 150, 20]
-    assert script.target(0) == "/v3/contacts/lists/7/contacts/add"
-    assert result.success == lowered[:149] + lowered[300:]
-    assert result.failure == [lowered[149]]
-    assert result.unchanged == lowered[150:300]
-
-
 async def test_remove_from_list_by_ids(connect: Callable[..., BrevoClient]) -> None:
     noop = {
         "code": "invalid_parameter",
@@ -509,20 +453,20 @@ async def test_remove_from_list_by_ids(connect: Callable[..., BrevoClient]) -> N
 async def test_unknown_list_is_an_error(connect: Callable[..., BrevoClient]) -> None:
     script = Script(reply(404, {"code": "document_not_found", "message": "List ID not found"}))
     with pytest.raises(BrevoNotFoundError):
-        await connect(script).add_to_list(999, ids=[1])
+        await connect(script).remove_from_list(999, ids=[1])
 
 
 async def test_list_change_needs_exactly_one_kind(connect: Callable[..., BrevoClient]) -> None:
     client = connect(Script())
     with pytest.raises(ValueError):
-        await client.add_to_list(1)
+        await client.remove_from_list(1)
     with pytest.raises(ValueError):
-        await client.add_to_list(1, emails=["a@x.com"], ids=[1])
+        await client.remove_from_list(1, emails=["a@x.com"], ids=[1])
 
 
 async def test_empty_list_change_sends_nothing(connect: Callable[..., BrevoClient]) -> None:
     script = Script()
-    result = await connect(script).add_to_list(1, emails=[])
+    result = await connect(script).remove_from_list(1, emails=[])
     assert script.requests == [] and result.success == []
 
 
@@ -602,48 +546,6 @@ async def test_no_retry_sleeps_past_the_deadline(
     with deadline(clock.now + 10), pytest.raises(BrevoRateLimitedError):
         await connect(script).list_contacts()
     assert clock.sleeps == [] and len(script.requests) == 1
-
-
-async def test_wait_for_process_polls_with_growing_intervals(
-    connect: Callable[..., BrevoClient], clock: FakeClock
-) -> None:
-    script = Script(
-        reply(200, {"id": 9, "status": "queued"}),
-        reply(200, {"id": 9, "status": "in_process"}),
-        reply(200, {"id": 9, "status": "processing"}),
-        reply(200, {"id": 9, "status": "completed", "info": {"import": {"invalid_emails": 0}}}),
-    )
-    process = await connect(script).wait_for_process(9, timeout=600, first_poll=1, max_interval=5)
-    assert process.succeeded
-    assert process.info == {"import": {"invalid_emails": 0}}
-    assert clock.sleeps == [1, 2, 4, 5]
-    assert script.target() == "/v3/processes/9"
-
-
-async def test_wait_for_process_times_out(
-    connect: Callable[..., BrevoClient], clock: FakeClock
-) -> None:
-    script = Script(*(reply(200, {"id": 9, "status": "processing"}) for _ in range(10)))
-    with pytest.raises(BrevoProcessTimeoutError, match="still 'processing'") as caught:
-        await connect(script).wait_for_process(9, timeout=10, first_poll=1, max_interval=15)
-    assert isinstance(caught.value, BrevoTransientError)
-    assert clock.sleeps == [1, 2, 4, 3]
-
-
-# --- attributes ---------------------------------------------------------------------------
-
-
-async def test_ensure_attributes_creates_only_missing_ones(
-    connect: Callable[..., BrevoClient],
-) -> None:
-    existing = {"attributes": [{"name": "FIRSTNAME", "category": "normal", "type": "text"}]}
-    script = Script(reply(200, existing), reply(201))
-    created = await connect(script).ensure_attributes(
-        {"FIRSTNAME": "text", "used_welcome_offer": "boolean"}
-    )
-    assert created == ["USED_WELCOME_OFFER"]
-    assert script.target() == "/v3/contacts/attributes/normal/USED_WELCOME_OFFER"
-    assert script.body() == {"type": "boolean"}
 
 
 async def test_create_existing_attribute_is_fine(connect: Callable[..., BrevoClient]) -> None:

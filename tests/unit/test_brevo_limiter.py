@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from brevo_sync.brevo.limiter import Group, RateLimiter, RateLimits, group_for
+from tests.support.clock import FakeClock
 
 pytestmark = pytest.mark.anyio
 
@@ -16,21 +17,6 @@ pytestmark = pytest.mark.anyio
 def anyio_backend() -> str:
     return "asyncio"
 
-
-class FakeClock:
-    """A monotonic clock that only moves when someone sleeps on it."""
-
-    def __init__(self) -> None:
-        self.now = 1_000.0
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-        await asyncio.sleep(0)
 
 
 @pytest.fixture

@@ -125,13 +125,14 @@ CALLS: dict[str, Call] = {
     "list": lambda c: c.list_contacts(
         limit=1000, offset=1000, modified_since=datetime(2024, 1, 1, tzinfo=UTC)
     ),
-    "add to list": lambda c: c.add_to_list(2, emails=["a@x.com"]),
     "remove from list": lambda c: c.remove_from_list(2, ids=[1]),
     "import": lambda c: c.import_contacts(
         [{"email": "a@x.com", "attributes": {"FIRSTNAME": "A"}}], list_ids=[2]
     ),
     "process": lambda c: c.get_process(5),
-    "attributes": lambda c: c.ensure_attributes({"USED_WELCOME_OFFER": "boolean"}),
+    "attributes": lambda c: c.list_attributes(),
+    "create attribute": lambda c: c.create_attribute("USED_WELCOME_OFFER", "boolean"),
+    "list processes": lambda c: c.list_processes(limit=10),
     "list names": lambda c: c.list_names(),
 }
 

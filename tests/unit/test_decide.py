@@ -15,7 +15,7 @@ from brevo_sync.decide import (
     attribute_changes,
     decide,
 )
-from brevo_sync.model import Customer, KnownContact, QueueItem, SyncMemory
+from brevo_sync.rows import Customer, KnownContact, QueueItem, SyncState
 
 CID = uuid.UUID("00000000-0000-0000-0000-000000000001")
 POLICY = Policy(list_id=2)
@@ -108,7 +108,7 @@ def test_email_change_unknown_to_the_mirror_still_goes_by_id() -> None:
         item(),
         customer(brevo_contact_id=7, email="new@example.com"),
         None,
-        SyncMemory(email="ada@example.com", brevo_contact_id=7, status="synced"),
+        SyncState(email="ada@example.com", brevo_contact_id=7, status="synced"),
         POLICY,
     )
     assert isinstance(action, Update) and action.contact_id == 7
@@ -162,7 +162,7 @@ def test_unsubscribed_in_brevo_is_never_resubscribed() -> None:
 
 
 def test_our_own_blocklist_is_lifted_when_the_customer_opts_in_again() -> None:
-    memory = SyncMemory("ada@example.com", 7, "removed", removed_by_sync="blocklist")
+    memory = SyncState("ada@example.com", 7, "removed", removed_by_sync="blocklist")
     action = decide(
         item(), customer(brevo_contact_id=7), contact(email_blacklisted=True), memory, POLICY
     )
@@ -272,26 +272,26 @@ def test_non_ascii_names_are_kept() -> None:
 
 
 def test_unrecorded_create_under_an_old_email_is_renamed_not_duplicated() -> None:
-    memory = SyncMemory(status="pending", pushed_email="ada@example.com")
+    memory = SyncState(status="pending", pushed_email="ada@example.com")
     action = decide(item(), customer(email="ada.king@example.com"), None, memory, POLICY)
     assert isinstance(action, Create) and action.previous_email == "ada@example.com"
 
 
 def test_unrecorded_create_is_removed_when_the_customer_opts_out() -> None:
-    memory = SyncMemory(status="pending", pushed_email="ada@example.com")
+    memory = SyncState(status="pending", pushed_email="ada@example.com")
     action = decide(item(), customer(marketing_opt_in=False), None, memory, POLICY)
     assert isinstance(action, Remove) and action.contact_id is None
     assert action.email == "ada@example.com"
 
 
 def test_unrecorded_create_is_removed_when_the_customer_is_deleted() -> None:
-    memory = SyncMemory(status="pending", pushed_email="ada@example.com")
+    memory = SyncState(status="pending", pushed_email="ada@example.com")
     action = decide(item(deleted=True, deleted_email="ada@example.com"), None, None, memory,
                     POLICY)
     assert isinstance(action, Remove) and action.email == "ada@example.com"
 
 
 def test_our_blocklist_is_lifted_even_before_the_mirror_saw_it() -> None:
-    memory = SyncMemory("ada@example.com", 7, "synced", removed_by_sync="blocklist")
+    memory = SyncState("ada@example.com", 7, "synced", removed_by_sync="blocklist")
     action = decide(item(), customer(brevo_contact_id=7), contact(), memory, POLICY)
     assert isinstance(action, Update) and action.unblock

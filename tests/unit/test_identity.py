@@ -7,13 +7,13 @@ import uuid
 from brevo_sync.brevo import Contact
 from brevo_sync.identity import Claim, Holder, claim_of, holder_in_mirror, stale_reason
 from brevo_sync.mirror import Mirrored, account_mark, holds_oldest
-from brevo_sync.model import Customer, KnownContact, QueueItem, SyncMemory
+from brevo_sync.rows import Customer, KnownContact, QueueItem, SyncState
 
 CID = uuid.uuid4()
 
 
 def claim(email: str | None = "Ada@Example.com", contact_id: int | None = 7,
-          memory: SyncMemory | None = None, deleted: bool = False) -> Claim:
+          memory: SyncState | None = None, deleted: bool = False) -> Claim:
     if deleted:
         item = QueueItem(CID, 1, deleted=True, deleted_email=email, deleted_contact_id=contact_id)
         return claim_of(item, None, memory)
@@ -30,7 +30,7 @@ def test_emails_match_without_regard_to_case_or_spaces() -> None:
 
 def test_a_contact_holding_the_last_pushed_email_is_the_customers() -> None:
     """The customer changed email since the last push: the rename goes by id."""
-    memory = SyncMemory(email="old@example.com", brevo_contact_id=7,
+    memory = SyncState(email="old@example.com", brevo_contact_id=7,
                         pushed_email="older@example.com")
     emails = claim("new@example.com", memory=memory).emails
     assert stale_reason(7, Holder(True, "older@example.com"), emails) is None
@@ -58,7 +58,7 @@ def test_a_customer_without_any_email_owns_no_contact() -> None:
 
 
 def test_a_claim_gathers_every_stored_id_once() -> None:
-    memory = SyncMemory(email="ada@example.com", brevo_contact_id=9)
+    memory = SyncState(email="ada@example.com", brevo_contact_id=9)
     assert claim(contact_id=7, memory=memory).contact_ids == (7, 9)
     assert claim(contact_id=9, memory=memory).contact_ids == (9,)
     assert claim(contact_id=None).contact_ids == ()

@@ -7,7 +7,7 @@ import uuid
 from brevo_sync.attributes import AttributeNames
 from brevo_sync.decide import Policy, decide
 from brevo_sync.engine import Prepared, _split_for_import
-from brevo_sync.model import Customer, KnownContact, QueueItem
+from brevo_sync.rows import Customer, KnownContact, QueueItem
 
 NAMES = AttributeNames()
 POLICY = Policy(list_id=2)

@@ -12,18 +12,11 @@ from brevo_sync.brevo.errors import BrevoAccountError, classify_response
 from listener.connection import warn_if_pooled
 from listener.health import STALE_SECONDS, STALL_SECONDS, Health, route, start_server
 from listener.metrics import ListenerMetrics
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.support.clock import FakeClock
 
 
 def test_healthy_only_when_connected_and_ticking() -> None:
-    clock = Clock()
+    clock = FakeClock(100.0)
     health = Health(clock=clock)
     assert health.check()[0] is False  # never ticked
     health.tick()
@@ -38,7 +31,7 @@ def test_healthy_only_when_connected_and_ticking() -> None:
 
 
 def test_unhealthy_when_rows_wait_and_nothing_moves_for_the_stall_time() -> None:
-    clock = Clock()
+    clock = FakeClock(100.0)
     health = Health(clock=clock, stall_seconds=30, connected=True)
     health.queue_sampled(500)
     clock.now += 30
@@ -54,7 +47,7 @@ def test_unhealthy_when_rows_wait_and_nothing_moves_for_the_stall_time() -> None
 
 def test_rows_waiting_out_a_pause_are_not_a_stall() -> None:
     """Brevo refusing the account keeps rows pending on purpose; a restart would not help."""
-    clock = Clock()
+    clock = FakeClock(100.0)
     health = Health(clock=clock, stall_seconds=30, connected=True)
     health.queue_sampled(500)
     health.paused = "Brevo HTTP 401 unauthorized: Key not found"
@@ -66,7 +59,7 @@ def test_rows_waiting_out_a_pause_are_not_a_stall() -> None:
 
 
 def test_an_empty_queue_or_fewer_rows_ready_is_progress() -> None:
-    clock = Clock()
+    clock = FakeClock(100.0)
     health = Health(clock=clock, stall_seconds=30, connected=True)
     health.queue_sampled(0)
     clock.now += 100

@@ -5,18 +5,11 @@ from __future__ import annotations
 from structlog.testing import capture_logs
 
 from listener.outage import Outage
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.support.clock import FakeClock
 
 
 def test_an_outage_is_reported_at_error_level_once_a_minute_while_it_lasts() -> None:
-    clock = Clock()
+    clock = FakeClock()
     outage = Outage("listener_waiting_for_database", "DATABASE_URL", clock=clock)
     reported = []
     with capture_logs() as logs:
@@ -30,7 +23,7 @@ def test_an_outage_is_reported_at_error_level_once_a_minute_while_it_lasts() -> 
 
 
 def test_a_new_outage_starts_its_own_minute() -> None:
-    clock = Clock()
+    clock = FakeClock()
     outage = Outage("listener_waiting_for_brevo", "BREVO_BASE_URL", clock=clock)
     with capture_logs() as logs:
         outage.failed()

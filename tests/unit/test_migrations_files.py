@@ -20,7 +20,8 @@ def test_named_blocks_are_split() -> None:
 
 
 def test_engine_queries_exist() -> None:
-    assert {"claim", "load", "release_done", "write_back", "status"} <= set(queries())
+    assert {"claim", "claimed_customers_with_state", "release_done", "write_back",
+            "status"} <= set(queries())
 
 
 def test_migrations_use_the_direct_url_when_there_is_one() -> None:

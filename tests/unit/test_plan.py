@@ -9,7 +9,6 @@ from uuid import UUID
 from brevo_sync.decide import Create, Nothing, Policy, Reject, Remove, Update, decide
 from brevo_sync.drift import Drift
 from brevo_sync.engine import Prepared
-from brevo_sync.model import Customer, KnownContact, QueueItem, SyncMemory
 from brevo_sync.plan import (
     BLOCKLISTS,
     CHANGES,
@@ -26,6 +25,7 @@ from brevo_sync.plan import (
     plan_rows,
     plan_text,
 )
+from brevo_sync.rows import Customer, KnownContact, QueueItem, SyncState
 from brevo_sync.unsubscribes import LEFT_LIST, MESSAGE
 
 POLICY = Policy(list_id=2)
@@ -53,7 +53,7 @@ def contact(**fields: object) -> KnownContact:
 
 
 def decided(cid: UUID, who: Customer | None, known: KnownContact | None,
-            memory: SyncMemory | None = None, item: QueueItem | None = None) -> Prepared:
+            memory: SyncState | None = None, item: QueueItem | None = None) -> Prepared:
     """As the engine prepares a row: decide.py's action."""
     item = item or QueueItem(cid, 0)
     return Prepared(item, who, known, decide(item, who, known, memory, POLICY))
@@ -137,7 +137,7 @@ def test_a_list_to_join_again_is_said() -> None:
 
 def test_removals_say_how_and_why() -> None:
     cid = UUID(int=1)
-    memory = SyncMemory(email="ada@example.com", brevo_contact_id=7, status="synced")
+    memory = SyncState(email="ada@example.com", brevo_contact_id=7, status="synced")
     opted_out = decided(cid, customer(cid, marketing_opt_in=False, brevo_contact_id=7),
                         contact(), memory)
     assert describe(opted_out.action, opted_out.known) == (
@@ -166,13 +166,13 @@ def test_a_long_value_is_cut() -> None:
 
 def test_rows_name_the_customer_and_what_changes() -> None:
     created, opted, gone = ids(3)
-    memory = SyncMemory(email="old@example.com", brevo_contact_id=9, status="synced")
+    memory = SyncState(email="old@example.com", brevo_contact_id=9, status="synced")
     rows = plan_rows(
         {CREATES: [created], UPDATES: [], RENAMES: [], REMOVALS: [gone], BLOCKLISTS: [opted]},
         [decided(created, customer(created, email="new@example.com"), None),
          decided(opted, customer(opted, marketing_opt_in=False, first_name=None,
                                  last_name="Solo", brevo_contact_id=7), contact(),
-                 SyncMemory(email="ada@example.com", brevo_contact_id=7, status="synced")),
+                 SyncState(email="ada@example.com", brevo_contact_id=7, status="synced")),
          decided(gone, None, contact(id=9, email="old@example.com"), memory,
                  QueueItem(gone, 0, True, "old@example.com", 9))],
         [(opted, 7, LEFT_LIST.format(list_id=2))], list_id=2)
@@ -189,7 +189,7 @@ def test_an_unsubscribe_brevo_already_blocklisted_only_opts_out() -> None:
     cid = UUID(int=1)
     prepared = decided(cid, customer(cid, marketing_opt_in=False, brevo_contact_id=7),
                        contact(email_blacklisted=True),
-                       SyncMemory(email="ada@example.com", brevo_contact_id=7, status="synced"))
+                       SyncState(email="ada@example.com", brevo_contact_id=7, status="synced"))
     assert isinstance(prepared.action, Nothing)
     rows = plan_rows({BLOCKLISTS: [cid]}, [prepared], [(cid, 7, MESSAGE)], list_id=2)
     assert [r.change for r in rows[BLOCKLISTS]] == [

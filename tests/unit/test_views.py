@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from brevo_sync.audit import parse_history_query
+from brevo_sync.history import parse_history_query
 from brevo_sync.views import (
     MAX_PER_PAGE,
     SMS_WITHHELD,

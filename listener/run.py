@@ -14,16 +14,18 @@ from collections.abc import Callable
 import httpx
 import psycopg
 import structlog
+from structlog.contextvars import bind_contextvars, bound_contextvars
 
+from brevo_sync import queue
 from brevo_sync.brevo import BrevoClient
 from brevo_sync.brevo.errors import BrevoAccountError, BrevoError, BrevoPermanentError
 from brevo_sync.config import ConfigError, Settings
-from brevo_sync.db import Pool, connect, q
+from brevo_sync.db import Pool, connect
 from brevo_sync.failures import EXIT_BREVO, brevo_unavailable, describe
 from brevo_sync.outcome import Outcome
 from brevo_sync.pause import AccountPause, note_accepted, probe_delay
 from brevo_sync.preflight import PreflightError
-from brevo_sync.service import engine_from, limiter_from, pool_from, prepare_brevo
+from brevo_sync.wiring import engine_from, limiter_from, pool_from, prepare_brevo
 from listener.backoff import Backoff
 from listener.connection import (
     APPLICATION_NAME,
@@ -103,29 +105,31 @@ async def serve(
         log.error("listener_http_unavailable", port=metrics_port, error=str(exc))
         await client.aclose()
         return 1
-    log.info(
-        "listener_start",
-        pid=os.getpid(),
-        metrics_port=metrics_port or None,
-        brevo=settings.brevo_base_url,
-        list_id=settings.brevo_list_id,
-    )
+    # Every line logged by this listener says so, and which worker (bound once known).
     try:
-        async with client, pool_from(settings, POOL_NAME, max_size=POOL_SIZE) as pool:
-            pool.timeout = POOL_TIMEOUT_SECONDS
-            return await _serve(
-                settings,
-                dsn,
-                client,
-                pool,
-                stop=stop,
-                hurry=hurry,
-                stop_deadline=stop_deadline,
-                poll_seconds=poll_seconds,
-                metrics=metrics,
-                health=health,
-                pause_delay=pause_delay,
+        with bound_contextvars(source="listener", worker=None):
+            log.info(
+                "listener_start",
+                pid=os.getpid(),
+                metrics_port=metrics_port or None,
+                brevo=settings.brevo_base_url,
+                list_id=settings.brevo_list_id,
             )
+            async with client, pool_from(settings, POOL_NAME, max_size=POOL_SIZE) as pool:
+                pool.timeout = POOL_TIMEOUT_SECONDS
+                return await _serve(
+                    settings,
+                    dsn,
+                    client,
+                    pool,
+                    stop=stop,
+                    hurry=hurry,
+                    stop_deadline=stop_deadline,
+                    poll_seconds=poll_seconds,
+                    metrics=metrics,
+                    health=health,
+                    pause_delay=pause_delay,
+                )
     finally:
         if http is not None:
             http.close()
@@ -156,6 +160,7 @@ async def _serve(
         metrics.observe_pause(refusal)
 
     engine = engine_from(settings, pool, client, source="listener", on_outcome=on_outcome)
+    bind_contextvars(worker=engine.worker)
     pause = AccountPause(pool, client, source="listener", on_change=on_pause,
                          on_probe=health.tick, delay=pause_delay)
     listener = Listener(
@@ -230,7 +235,7 @@ async def _sample_depth(pool: Pool, metrics: ListenerMetrics, health: Health,
     while not stop.is_set():
         try:
             async with pool.connection() as conn:
-                row = await (await conn.execute(q("depth"))).fetchone()
+                row = await queue.depth(conn)
             if row is not None:
                 metrics.observe_depth(row)
                 health.queue_sampled(int(row["ready"] or 0))

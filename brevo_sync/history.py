@@ -1,5 +1,12 @@
 """The sync history (brevo_sync.history, the audit log) as the admin page reads it: newest
-first, filtered by customer (id or email), outcome, action and source."""
+first, filtered by customer (id or email), outcome, action and source.
+
+What is really written (migrations/002's column comments are older and cannot be edited, an
+applied migration being checksummed): history.outcome is one of OUTCOMES, 'retry' included;
+history.action one of ACTIONS (plus 'check_id' for an identity check that failed);
+brevo_sync.runs.kind is only ever 'reconcile' (never 'sync_all' nor 'drain'), its status
+running | done | partial | failed | refused.
+"""
 
 from __future__ import annotations
 
@@ -88,17 +95,15 @@ def parse_history_query(params: Mapping[str, str]) -> HistoryQuery:
 
 async def read_history(conn: AsyncConnection[Any], query: HistoryQuery) -> HistoryPage:
     clauses, params = [], {}
-    for name, value in (
-        ("customer_id", query.customer_id),
-        ("email", query.email),
-        ("outcome", query.outcome),
-        ("action", query.action),
-        ("source", query.source),
+    for name, value, clause in (
+        ("customer_id", query.customer_id, "history_where_customer"),
+        ("email", query.email, "history_where_email"),
+        ("outcome", query.outcome, "history_where_outcome"),
+        ("action", query.action, "history_where_action"),
+        ("source", query.source, "history_where_source"),
     ):
         if value is not None:
-            clauses.append(
-                q("history_where_customer" if name == "customer_id" else f"history_where_{name}")
-            )
+            clauses.append(q(clause))
             params[name] = value
     where = " AND ".join(clauses) or "true"
     total = await scalar(conn, compose("history_count", where=where), {**params, "cap": COUNT_CAP})

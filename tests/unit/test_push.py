@@ -1,12 +1,13 @@
-"""A customer already in sync but holding no contact id takes the one its email names."""
+"""The pure parts of a push: a customer already in sync but holding no contact id takes the one
+its email names; a row that cannot be sent is an error with its reason; retries back off."""
 
 from __future__ import annotations
 
 import uuid
 
-from brevo_sync.decide import Nothing
-from brevo_sync.model import Customer, KnownContact, QueueItem
-from brevo_sync.push import skipped
+from brevo_sync.decide import Nothing, Reject
+from brevo_sync.push import RETRY_BASE_SECONDS, RETRY_CAP_SECONDS, rejected, retry_delay, skipped
+from brevo_sync.rows import Customer, KnownContact, QueueItem
 
 ITEM = QueueItem(uuid.uuid4(), 1)
 
@@ -36,3 +37,19 @@ def test_a_stored_id_stays() -> None:
     outcome = skipped(ITEM, customer(brevo_contact_id=9), Nothing("in sync"),
                       KnownContact(47, "ada@example.com"))
     assert outcome.contact_id == 9 and outcome.status == "synced"
+
+
+def test_a_row_that_cannot_be_sent_is_an_error_with_its_reason() -> None:
+    outcome = rejected(ITEM, customer(), Reject("email: 'ada' is not a valid email address"))
+    assert (outcome.result, outcome.status, outcome.error_code) == ("error", "error",
+                                                                   "invalid_row")
+    assert outcome.message == "email: 'ada' is not a valid email address"
+    assert outcome.action == "reject"
+
+
+def test_retries_back_off_up_to_the_cap() -> None:
+    for attempts in (1, 2, 5, 100):
+        ceiling = min(RETRY_CAP_SECONDS, RETRY_BASE_SECONDS * 2 ** (attempts - 1))
+        delays = [retry_delay(attempts) for _ in range(200)]
+        assert all(0 <= d <= ceiling for d in delays)
+    assert max(retry_delay(100) for _ in range(200)) > RETRY_BASE_SECONDS * 2

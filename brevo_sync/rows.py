@@ -1,4 +1,5 @@
-"""The rows the engine works with, as plain values."""
+"""The rows the engine works with, as plain values: a customer, its queue row, its sync state
+and the contact known for it."""
 
 from __future__ import annotations
 
@@ -46,7 +47,7 @@ class KnownContact:
 
 
 @dataclass(frozen=True)
-class SyncMemory:
+class SyncState:
     """What the sync itself last did for a customer (brevo_sync.sync_state)."""
 
     email: str | None = None
