@@ -273,7 +273,7 @@ def withheld_fields(
 ) -> dict[str, str]:
     """The synced fields the sync leaves out on purpose, with why: a phone Brevo cannot take
     (not a phone number) or holds on another contact (pushed without it, see migration 006).
-    Such a field differs from Brevo by design, so it is shown as withheld, not as drift."""
+    Such a field is shown as withheld, with its reason."""
     if not row.get("marketing_opt_in"):
         return {}
     problem = phone_problem(row.get("phone"), phone_region)
@@ -298,8 +298,11 @@ def customer_row(
     in_brevo = row["m_id"] is not None
     opted_in = bool(row["marketing_opt_in"])
     found = differences(row, phone_region=phone_region, list_id=list_id)
+    # A withheld field is a difference only where the one rule (brevo_sync.differs) says so:
+    # a phone withheld as another contact's never is; one Brevo would refuse is when Brevo
+    # holds some other number, which the next push clears.
     withheld = withheld_fields(row, found, phone_region=phone_region)
-    differs = [name for name in found if name not in withheld]
+    differs = found
     status = shown_status(
         customer_status(
             opted_in=opted_in,

@@ -217,13 +217,13 @@ def test_a_synced_row_that_differs_says_so_and_can_be_pushed() -> None:
 
 
 def test_a_phone_brevo_holds_elsewhere_is_withheld_with_its_reason() -> None:
-    withheld = synced_row(phone="06 12 34 56 78", m_sms=None, sms_withheld_fingerprint="f")
+    withheld = synced_row(phone="06 12 34 56 78", m_sms=None, sms_withheld=True)
     shown = customer_row(withheld, phone_region="FR")
     assert shown["differs"] == [] and shown["status"] == "in_sync" and not shown["can_push"]
     assert shown["withheld"] == [{"field": "phone", "reason": SMS_WITHHELD}]
     assert shown["notes"] == [SMS_WITHHELD]
     # Without the push's record of withholding it, the same gap is drift.
-    drift = customer_row({**withheld, "sms_withheld_fingerprint": None}, phone_region="FR")
+    drift = customer_row({**withheld, "sms_withheld": False}, phone_region="FR")
     assert drift["differs"] == ["phone"] and drift["status"] == "differs"
     assert drift["withheld"] == []
 
