@@ -83,8 +83,8 @@
       differs.replaceChildren();
       for (const name of row.differs) differs.append(node("span", "badge diff", name.replace(/_/g, " ")), " ");
       for (const field of row.withheld || []) {
-        differs.append(node("span", "badge withheld", `${field.field} withheld`), " ",
-          node("span", "note", field.reason), " ");
+        // The reason is the status cell's note; said once per row.
+        differs.append(node("span", "badge withheld", `${field.field} withheld`), " ");
       }
       if (!row.differs.length && !(row.withheld || []).length) differs.append(node("span", "same", "same"));
     }
