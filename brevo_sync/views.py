@@ -56,6 +56,53 @@ INDEXED_SORTS: dict[View, frozenset[str]] = {
     "brevo": frozenset({"email", "name", "modified", "id"}),
 }
 MAX_SCAN_OFFSET = 10_000
+_CUSTOMER_VIEWS: frozenset[View] = frozenset({"neon", "matched", "unmatched"})
+
+
+@dataclass(frozen=True)
+class SortGroup:
+    """The rows of a sort that share one value of its key, walked in order along an index
+    (`walk`, a view_walk_* block) that holds them all, kept by `test` (a view_group_* block,
+    taking `value`; `state` picks the sync state view_walk_state walks). `views` are those
+    that can hold such rows: the others skip the walk, which would find none."""
+
+    walk: str
+    test: str
+    value: int | bool | None = None
+    state: str | None = None
+    views: frozenset[View] = _CUSTOMER_VIEWS
+
+
+_MATCHED_ONLY: frozenset[View] = frozenset({"neon", "matched"})
+_UNMATCHED_ONLY: frozenset[View] = frozenset({"neon", "unmatched"})
+# The orders too costly to sort whole (their keys span the sync's tables, or take two values
+# over all the customers), as their groups in ascending order: a page walks the groups in
+# turn and stops after its rows. Ties in a group are broken by id, as `order_by` does.
+SORT_GROUPS: dict[str, tuple[SortGroup, ...]] = {
+    "status": (
+        SortGroup("view_walk_state", "view_group_status", 0, "error"),
+        SortGroup("view_walk_queue", "view_group_status", 1),
+        SortGroup("view_walk_queue", "view_group_status", 2),
+        SortGroup("view_walk_state", "view_group_status", 3, "synced", _UNMATCHED_ONLY),
+        SortGroup("view_walk_customers", "view_group_status", 4),
+        SortGroup("view_walk_state", "view_group_status", 5, "synced", _MATCHED_ONLY),
+        SortGroup("view_walk_state", "view_group_status", 6, "removed"),
+        SortGroup("view_walk_customers", "view_group_status", 7, views=_MATCHED_ONLY),
+    ),
+    "in_brevo": (
+        SortGroup("view_walk_customers", "view_group_in_brevo", False, views=_UNMATCHED_ONLY),
+        SortGroup("view_walk_customers", "view_group_in_brevo", True, views=_MATCHED_ONLY),
+    ),
+    "opt_in": (
+        SortGroup("view_walk_customers", "view_group_opt_in", False, views=_MATCHED_ONLY),
+        SortGroup("view_walk_customers", "view_group_opt_in", True),
+    ),
+    # Nulls last going up, as ORDER BY puts them.
+    "last_synced": (
+        SortGroup("view_walk_pushes", "view_group_pushed"),
+        SortGroup("view_walk_customers", "view_group_never_pushed"),
+    ),
+}
 # Sort key -> output columns of the page query; `id` is always added last, so equal keys
 # still give every row one place and pages never overlap.
 SORTS: dict[View, dict[str, tuple[str, ...]]] = {
@@ -409,7 +456,7 @@ async def read_view(
     if query.search:
         params["like"] = like_pattern(query.search)
         search = q("view_search_contacts" if contacts else "view_search_customers")
-    keys_sql = compose(keys, where=where, search=search)
+    keys_sql = customer_keys(keys, where, search)
     asked = query
     if single_pass(query):
         # The total comes with the page: a page too deep to read is first read as page 1,
@@ -456,16 +503,65 @@ async def _page(
     offset, limit, backwards = window
     check_depth(query, offset)
     direction = query.dir if not backwards else ("asc" if query.dir == "desc" else "desc")
+    params: dict[str, Any] = {"offset": offset, "limit": limit}
+    if query.view != "brevo" and query.sort in SORT_GROUPS:
+        ids = await _walk_groups(conn, query, direction, offset + limit)
+        keys = customer_keys("view_customer_keys_state", q(_WHERE[query.view]),
+                             q("view_customers_by_id"))
+        params = {"ids": ids[offset:], "offset": 0, "limit": limit}
     statement = sql.SQL(q("view_page")).format(
         keys=keys,
         details=sql.SQL(q(details)),
         order=sql.SQL(order_by(SORTS[query.view][query.sort], direction)),
     )
-    cursor = await conn.execute(statement, {"offset": offset, "limit": limit})
+    cursor = await conn.execute(statement, params)
     rows = await cursor.fetchall()
     if backwards:
         rows.reverse()
     return rows
+
+
+async def _walk_groups(
+    conn: AsyncConnection[Any], query: ViewQuery, direction: str, wanted: int
+) -> list[UUID]:
+    """The ids of the first `wanted` rows of a grouped order (SORT_GROUPS): each group's rows
+    in index order, group after group, until there are enough. Groups are walked apart, not
+    as one UNION, so a group not needed is never read, whatever plan the union would get."""
+    groups = SORT_GROUPS[query.sort]
+    word = "DESC" if direction == "desc" else "ASC"
+    ids: list[UUID] = []
+    for group in reversed(groups) if direction == "desc" else groups:
+        if len(ids) >= wanted:
+            break
+        if query.view not in group.views:
+            continue
+        statement = sql.SQL(q(group.walk)).format(
+            where=sql.SQL(q(_WHERE[query.view])),
+            group=sort_keys(group.test),
+            dir=sql.SQL(word),
+        )
+        params: dict[str, Any] = {"value": group.value, "limit": wanted - len(ids)}
+        if group.state is not None:
+            params["state"] = group.state
+        cursor = await conn.execute(statement, params)
+        ids += [row["id"] for row in await cursor.fetchall()]
+    return ids
+
+
+def customer_keys(name: str, where: str, search: str) -> sql.Composed:
+    """A keys block (view_customer_keys*, view_contact_keys) with its fragments filled."""
+    return sql.SQL(q(name)).format(
+        where=sql.SQL(where), search=sql.SQL(search),
+        status=sort_keys("view_sort_status"), last_synced=sort_keys("view_sort_last_synced"),
+    )
+
+
+def sort_keys(name: str) -> sql.Composed:
+    """A block that may use the state sorts' keys (view_sort_status, view_sort_last_synced),
+    with them filled in: one definition for ordering a page and for walking its groups."""
+    return sql.SQL(q(name)).format(
+        status=sql.SQL(q("view_sort_status")), last_synced=sql.SQL(q("view_sort_last_synced"))
+    )
 
 
 async def _single_pass_page(
