@@ -57,16 +57,19 @@ INDEXED_SORTS: dict[View, frozenset[str]] = {
 }
 MAX_SCAN_OFFSET = 10_000
 _CUSTOMER_VIEWS: frozenset[View] = frozenset({"neon", "matched", "unmatched"})
+# Index rows a page of a grouped order (SORT_GROUPS) may walk before it is sorted whole
+# instead: enough for the first pages when groups are not sparse, a few ms of probes.
+WALK_BUDGET = 2_000
 
 
 @dataclass(frozen=True)
 class SortGroup:
     """The rows of a sort that share one value of its key, walked in order along an index
-    (`walk`, a view_walk_* block) that holds them all, kept by `test` (a view_group_* block,
-    taking `value`; `state` picks the sync state view_walk_state walks). `views` are those
-    that can hold such rows: the others skip the walk, which would find none."""
+    that holds them all (`driver`, a view_driver_* block), kept by `test` (a view_group_*
+    block, taking `value`; `state` picks the sync state view_driver_state reads). `views`
+    are those that can hold such rows: the others skip the walk, which would find none."""
 
-    walk: str
+    driver: str
     test: str
     value: int | bool | None = None
     state: str | None = None
@@ -80,27 +83,27 @@ _UNMATCHED_ONLY: frozenset[View] = frozenset({"neon", "unmatched"})
 # turn and stops after its rows. Ties in a group are broken by id, as `order_by` does.
 SORT_GROUPS: dict[str, tuple[SortGroup, ...]] = {
     "status": (
-        SortGroup("view_walk_state", "view_group_status", 0, "error"),
-        SortGroup("view_walk_queue", "view_group_status", 1),
-        SortGroup("view_walk_queue", "view_group_status", 2),
-        SortGroup("view_walk_state", "view_group_status", 3, "synced", _UNMATCHED_ONLY),
-        SortGroup("view_walk_customers", "view_group_status", 4),
-        SortGroup("view_walk_state", "view_group_status", 5, "synced", _MATCHED_ONLY),
-        SortGroup("view_walk_state", "view_group_status", 6, "removed"),
-        SortGroup("view_walk_customers", "view_group_status", 7, views=_MATCHED_ONLY),
+        SortGroup("view_driver_state", "view_group_status", 0, "error"),
+        SortGroup("view_driver_queue", "view_group_status", 1),
+        SortGroup("view_driver_queue", "view_group_status", 2),
+        SortGroup("view_driver_state", "view_group_status", 3, "synced", _UNMATCHED_ONLY),
+        SortGroup("view_driver_customers", "view_group_status", 4),
+        SortGroup("view_driver_state", "view_group_status", 5, "synced", _MATCHED_ONLY),
+        SortGroup("view_driver_state", "view_group_status", 6, "removed"),
+        SortGroup("view_driver_customers", "view_group_status", 7, views=_MATCHED_ONLY),
     ),
     "in_brevo": (
-        SortGroup("view_walk_customers", "view_group_in_brevo", False, views=_UNMATCHED_ONLY),
-        SortGroup("view_walk_customers", "view_group_in_brevo", True, views=_MATCHED_ONLY),
+        SortGroup("view_driver_customers", "view_group_in_brevo", False, views=_UNMATCHED_ONLY),
+        SortGroup("view_driver_customers", "view_group_in_brevo", True, views=_MATCHED_ONLY),
     ),
     "opt_in": (
-        SortGroup("view_walk_customers", "view_group_opt_in", False, views=_MATCHED_ONLY),
-        SortGroup("view_walk_customers", "view_group_opt_in", True),
+        SortGroup("view_driver_customers", "view_group_opt_in", False, views=_MATCHED_ONLY),
+        SortGroup("view_driver_customers", "view_group_opt_in", True),
     ),
     # Nulls last going up, as ORDER BY puts them.
     "last_synced": (
-        SortGroup("view_walk_pushes", "view_group_pushed"),
-        SortGroup("view_walk_customers", "view_group_never_pushed"),
+        SortGroup("view_driver_pushes", "view_group_pushed"),
+        SortGroup("view_driver_customers", "view_group_never_pushed"),
     ),
 }
 # Sort key -> output columns of the page query; `id` is always added last, so equal keys
@@ -506,9 +509,10 @@ async def _page(
     params: dict[str, Any] = {"offset": offset, "limit": limit}
     if query.view != "brevo" and query.sort in SORT_GROUPS:
         ids = await _walk_groups(conn, query, direction, offset + limit)
-        keys = customer_keys("view_customer_keys_state", q(_WHERE[query.view]),
-                             q("view_customers_by_id"))
-        params = {"ids": ids[offset:], "offset": 0, "limit": limit}
+        if ids is not None:
+            keys = customer_keys("view_customer_keys_state", q(_WHERE[query.view]),
+                                 q("view_customers_by_id"))
+            params = {"ids": ids[offset:], "offset": 0, "limit": limit}
     statement = sql.SQL(q("view_page")).format(
         keys=keys,
         details=sql.SQL(q(details)),
@@ -523,28 +527,43 @@ async def _page(
 
 async def _walk_groups(
     conn: AsyncConnection[Any], query: ViewQuery, direction: str, wanted: int
-) -> list[UUID]:
+) -> list[UUID] | None:
     """The ids of the first `wanted` rows of a grouped order (SORT_GROUPS): each group's rows
     in index order, group after group, until there are enough. Groups are walked apart, not
-    as one UNION, so a group not needed is never read, whatever plan the union would get."""
+    as one UNION, so a group not needed is never read. None when the walks would read more
+    than WALK_BUDGET index rows (a deep page, or groups too sparse to find quickly): the page
+    is then sorted whole, as before the walks."""
+    word = sql.SQL("DESC" if direction == "desc" else "ASC")
     groups = SORT_GROUPS[query.sort]
-    word = "DESC" if direction == "desc" else "ASC"
+    budget = WALK_BUDGET
+    if wanted > budget:
+        return None
     ids: list[UUID] = []
     for group in reversed(groups) if direction == "desc" else groups:
         if len(ids) >= wanted:
             break
         if query.view not in group.views:
             continue
-        statement = sql.SQL(q(group.walk)).format(
-            where=sql.SQL(q(_WHERE[query.view])),
-            group=sort_keys(group.test),
-            dir=sql.SQL(word),
+        driver = sql.SQL(q(group.driver)).format(dir=word)
+        walk = sql.SQL(q("view_walk")).format(
+            walk=driver, where=sql.SQL(q(_WHERE[query.view])), group=sort_keys(group.test),
+            dir=word,
         )
-        params: dict[str, Any] = {"value": group.value, "limit": wanted - len(ids)}
-        if group.state is not None:
-            params["state"] = group.state
-        cursor = await conn.execute(statement, params)
-        ids += [row["id"] for row in await cursor.fetchall()]
+        params: dict[str, Any] = {
+            "value": group.value, "state": group.state, "budget": budget,
+            "limit": wanted - len(ids),
+        }
+        found = [row["id"] for row in await (await conn.execute(walk, params)).fetchall()]
+        ids += found
+        if len(ids) >= wanted:
+            break
+        # Short of rows: the group is all read, unless the budget ran out first.
+        count = sql.SQL(q("view_walk_count")).format(walk=driver)
+        row = await (await conn.execute(count, params)).fetchone()
+        walked = int(row["walked"]) if row else 0
+        if walked >= budget:
+            return None
+        budget -= walked
     return ids
 
 

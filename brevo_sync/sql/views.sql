@@ -88,54 +88,60 @@ c.marketing_opt_in = %(value)s
 -- name: view_group_never_pushed
 ({last_synced}) IS NULL
 
--- name: view_walk_state
--- The view_walk_* blocks give the rows of one group of a sort (one status, those Brevo
--- holds, ...) in id order or push order, walked along an index holding every row of the
--- group (see 014): a page stops after its rows instead of sorting the whole join. Each keeps
--- the customers of the group and of the view (brevo_sync.views.SORT_GROUPS).
+-- name: view_walk
+-- The rows of one group of a sort (one status, those Brevo holds, ...) in id order or push
+-- order: the first rows of an index holding every row of the group (a view_driver_* block,
+-- as many as the budget allows; see 014) are read in order, each joined to what the group's
+-- test needs, and the walk stops once it has the rows the page needs. The joins are LATERAL
+-- and kept apart (OFFSET 0) so the planner cannot trade the walk for hash joins of every
+-- row: it cannot tell how many rows a group's test keeps.
+SELECT c.id
+FROM ({walk}) w
+JOIN public.customers c ON c.id = w.customer_id
+LEFT JOIN LATERAL (
+    SELECT m.id FROM brevo_sync.contacts m WHERE m.email_lower = lower(c.email) OFFSET 0
+) m ON true
+LEFT JOIN LATERAL (
+    SELECT s.status, s.last_synced_at FROM brevo_sync.sync_state s
+    WHERE s.customer_id = c.id OFFSET 0
+) s ON true
+LEFT JOIN LATERAL (
+    SELECT qu.customer_id, qu.last_error FROM brevo_sync.queue qu
+    WHERE qu.customer_id = c.id OFFSET 0
+) qu ON true
+WHERE {where} AND {group}
+ORDER BY w.key {dir}, w.customer_id {dir}
+LIMIT %(limit)s
+
+-- name: view_walk_count
+-- How many rows a walk could read, up to its budget: fewer means the walk saw its whole group.
+SELECT count(*) AS walked FROM ({walk}) w
+
+-- name: view_driver_state
 -- The customers with a sync state of one kind, along sync_state_status_customer_idx.
-SELECT c.id
-FROM brevo_sync.sync_state s
-JOIN public.customers c ON c.id = s.customer_id
-LEFT JOIN brevo_sync.contacts m ON m.email_lower = lower(c.email)
-LEFT JOIN brevo_sync.queue qu ON qu.customer_id = c.id
-WHERE s.status = %(state)s AND {where} AND {group}
+SELECT s.customer_id, 0 AS key FROM brevo_sync.sync_state s
+WHERE s.status = %(state)s
 ORDER BY s.customer_id {dir}
-LIMIT %(limit)s
+LIMIT %(budget)s
 
--- name: view_walk_queue
+-- name: view_driver_queue
 -- The queued customers, along the queue's primary key.
-SELECT c.id
-FROM brevo_sync.queue qu
-JOIN public.customers c ON c.id = qu.customer_id
-LEFT JOIN brevo_sync.contacts m ON m.email_lower = lower(c.email)
-LEFT JOIN brevo_sync.sync_state s ON s.customer_id = c.id
-WHERE {where} AND {group}
+SELECT qu.customer_id, 0 AS key FROM brevo_sync.queue qu
 ORDER BY qu.customer_id {dir}
-LIMIT %(limit)s
+LIMIT %(budget)s
 
--- name: view_walk_customers
+-- name: view_driver_customers
 -- Every customer, along the customers' primary key.
-SELECT c.id
-FROM public.customers c
-LEFT JOIN brevo_sync.contacts m ON m.email_lower = lower(c.email)
-LEFT JOIN brevo_sync.sync_state s ON s.customer_id = c.id
-LEFT JOIN brevo_sync.queue qu ON qu.customer_id = c.id
-WHERE {where} AND {group}
+SELECT c.id AS customer_id, 0 AS key FROM public.customers c
 ORDER BY c.id {dir}
-LIMIT %(limit)s
+LIMIT %(budget)s
 
--- name: view_walk_pushes
--- The customers pushed at least once, by the last push then id, along
--- sync_state_pushed_idx.
-SELECT c.id
-FROM brevo_sync.sync_state s
-JOIN public.customers c ON c.id = s.customer_id
-LEFT JOIN brevo_sync.contacts m ON m.email_lower = lower(c.email)
-LEFT JOIN brevo_sync.queue qu ON qu.customer_id = c.id
-WHERE s.last_synced_at IS NOT NULL AND {where} AND {group}
+-- name: view_driver_pushes
+-- The customers pushed at least once, by the last push then id, along sync_state_pushed_idx.
+SELECT s.customer_id, s.last_synced_at AS key FROM brevo_sync.sync_state s
+WHERE s.last_synced_at IS NOT NULL
 ORDER BY s.last_synced_at {dir}, s.customer_id {dir}
-LIMIT %(limit)s
+LIMIT %(budget)s
 
 -- name: view_customers_by_id
 -- The customers of a page picked group by group, with their keys.
