@@ -478,11 +478,15 @@ def add_state_mix(db: psycopg.Connection[Any]) -> None:
 
 
 @pytest.mark.parametrize("name", ["neon", "matched", "unmatched"])
+@pytest.mark.parametrize("budget", [views.WALK_BUDGET, 9, 1])
 async def test_state_sorts_order_rows_by_what_the_page_shows_then_id(
-    db: psycopg.Connection[Any], http: httpx.AsyncClient, name: str
+    db: psycopg.Connection[Any], http: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch,
+    name: str, budget: int,
 ) -> None:
     """Pinned before these orders were given their own index paths: every page of every
-    order, read either way, is the rows sorted by the shown value, then by id."""
+    order, read either way, is the rows sorted by the shown value, then by id, whether the
+    page walks its groups along indexes, runs out of budget midway, or is sorted whole."""
+    monkeypatch.setattr(views, "WALK_BUDGET", budget)
     add_state_mix(db)
     rows = (await view(http, name, per_page=250))["rows"]
     states = {str(r["customer_id"]): r["status"] for r in db.execute(
