@@ -13,13 +13,15 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Literal
 from uuid import UUID
 
 from psycopg import AsyncConnection, sql
+from psycopg.pq import TransactionStatus
 
 from brevo_sync.db import q
 from brevo_sync.normalize import normalize_phone, phone_problem
@@ -506,23 +508,56 @@ async def _page(
     offset, limit, backwards = window
     check_depth(query, offset)
     direction = query.dir if not backwards else ("asc" if query.dir == "desc" else "desc")
-    params: dict[str, Any] = {"offset": offset, "limit": limit}
+    order = sql.SQL(order_by(SORTS[query.view][query.sort], direction))
     if query.view != "brevo" and query.sort in SORT_GROUPS:
-        ids = await _walk_groups(conn, query, direction, offset + limit)
-        if ids is not None:
-            keys = customer_keys("view_customer_keys_state", q(_WHERE[query.view]),
-                                 q("view_customers_by_id"))
-            params = {"ids": ids[offset:], "offset": 0, "limit": limit}
-    statement = sql.SQL(q("view_page")).format(
-        keys=keys,
-        details=sql.SQL(q(details)),
-        order=sql.SQL(order_by(SORTS[query.view][query.sort], direction)),
-    )
-    cursor = await conn.execute(statement, params)
-    rows = await cursor.fetchall()
+        rows = await _walked_page(conn, query, direction, offset, limit, order)
+    else:
+        rows = None
+    if rows is None:
+        statement = sql.SQL(q("view_page")).format(
+            keys=keys, details=sql.SQL(q(details)), order=order
+        )
+        cursor = await conn.execute(statement, {"offset": offset, "limit": limit})
+        rows = await cursor.fetchall()
     if backwards:
         rows.reverse()
     return rows
+
+
+async def _walked_page(
+    conn: AsyncConnection[Any],
+    query: ViewQuery,
+    direction: str,
+    offset: int,
+    limit: int,
+    order: sql.SQL,
+) -> list[dict[str, Any]] | None:
+    """A page of a grouped order, its rows found by walking the groups (None: sort it whole).
+    The walks and the page are read from one snapshot, so a customer whose status changes
+    meanwhile is still read in one group only."""
+    async with _snapshot(conn):
+        ids = await _walk_groups(conn, query, direction, offset + limit)
+        if ids is None:
+            return None
+        statement = sql.SQL(q("view_page")).format(
+            keys=customer_keys("view_customer_keys_state", q(_WHERE[query.view]),
+                               q("view_customers_by_id")),
+            details=sql.SQL(q("view_customer_details")),
+            order=order,
+        )
+        cursor = await conn.execute(statement, {"ids": ids[offset:], "offset": 0, "limit": limit})
+        return await cursor.fetchall()
+
+
+@asynccontextmanager
+async def _snapshot(conn: AsyncConnection[Any]) -> AsyncIterator[None]:
+    """A read-only transaction seeing one snapshot, unless the caller's is already open."""
+    if conn.info.transaction_status != TransactionStatus.IDLE:
+        yield
+        return
+    async with conn.transaction():
+        await conn.execute(q("view_snapshot"))
+        yield
 
 
 async def _walk_groups(

@@ -143,6 +143,10 @@ WHERE s.last_synced_at IS NOT NULL
 ORDER BY s.last_synced_at {dir}, s.customer_id {dir}
 LIMIT %(budget)s
 
+-- name: view_snapshot
+-- A grouped page's walks and rows, read as of one moment (brevo_sync.views._snapshot).
+SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY;
+
 -- name: view_customers_by_id
 -- The customers of a page picked group by group, with their keys.
 c.id = ANY(%(ids)s::uuid[])
