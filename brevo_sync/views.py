@@ -78,8 +78,9 @@ class SortGroup:
     views: frozenset[View] = _CUSTOMER_VIEWS
 
 
-_MATCHED_ONLY: frozenset[View] = frozenset({"neon", "matched"})
-_UNMATCHED_ONLY: frozenset[View] = frozenset({"neon", "unmatched"})
+# Unmatched holds only opted-in customers Brevo lacks; Matched only customers Brevo holds.
+_BUT_UNMATCHED: frozenset[View] = frozenset({"neon", "matched"})
+_BUT_MATCHED: frozenset[View] = frozenset({"neon", "unmatched"})
 # The orders too costly to sort whole (their keys span the sync's tables, or take two values
 # over all the customers), as their groups in ascending order: a page walks the groups in
 # turn and stops after its rows. Ties in a group are broken by id, as `order_by` does.
@@ -88,18 +89,18 @@ SORT_GROUPS: dict[str, tuple[SortGroup, ...]] = {
         SortGroup("view_driver_state", "view_group_status", 0, "error"),
         SortGroup("view_driver_queue", "view_group_status", 1),
         SortGroup("view_driver_queue", "view_group_status", 2),
-        SortGroup("view_driver_state", "view_group_status", 3, "synced", _UNMATCHED_ONLY),
+        SortGroup("view_driver_state", "view_group_status", 3, "synced", _BUT_MATCHED),
         SortGroup("view_driver_customers", "view_group_status", 4),
-        SortGroup("view_driver_state", "view_group_status", 5, "synced", _MATCHED_ONLY),
+        SortGroup("view_driver_state", "view_group_status", 5, "synced", _BUT_UNMATCHED),
         SortGroup("view_driver_state", "view_group_status", 6, "removed"),
-        SortGroup("view_driver_customers", "view_group_status", 7, views=_MATCHED_ONLY),
+        SortGroup("view_driver_customers", "view_group_status", 7, views=_BUT_UNMATCHED),
     ),
     "in_brevo": (
-        SortGroup("view_driver_customers", "view_group_in_brevo", False, views=_UNMATCHED_ONLY),
-        SortGroup("view_driver_customers", "view_group_in_brevo", True, views=_MATCHED_ONLY),
+        SortGroup("view_driver_customers", "view_group_in_brevo", False, views=_BUT_MATCHED),
+        SortGroup("view_driver_customers", "view_group_in_brevo", True, views=_BUT_UNMATCHED),
     ),
     "opt_in": (
-        SortGroup("view_driver_customers", "view_group_opt_in", False, views=_MATCHED_ONLY),
+        SortGroup("view_driver_customers", "view_group_opt_in", False, views=_BUT_UNMATCHED),
         SortGroup("view_driver_customers", "view_group_opt_in", True),
     ),
     # Nulls last going up, as ORDER BY puts them.
