@@ -40,8 +40,9 @@ WHERE {where} AND {search}
 -- name: view_customer_keys_state
 -- The same keys with the sync's state joined, for sorting by status, by whether Brevo holds
 -- the customer, or by the last successful push. Their orders span tables, so a page of them
--- is read group by group in index order instead (view_group_*); these keys serve searches,
--- Unmatched, and the page's own rows once picked.
+-- is found group by group in index order (view_walk, brevo_sync.views.SORT_GROUPS); these
+-- keys order the rows found, and serve searches, Unmatched, and pages too deep or sparse to
+-- walk (read at most MAX_SCAN_OFFSET rows from either end).
 SELECT c.id, lower(c.email) AS sort_email, lower(c.last_name) AS sort_last,
        lower(c.first_name) AS sort_first, c.created_at, c.marketing_opt_in AS sort_opt_in,
        ({status}) AS sort_status,
