@@ -69,16 +69,13 @@ class SortGroup:
     """The rows of a sort that share one value of its key, walked in order along an index
     that holds them all (`driver`, a view_driver_* block), kept by `test` (a view_group_*
     block, taking `value`; `state` picks the sync state view_driver_state reads). `views`
-    are those that can hold such rows: the others skip the walk, which would find none.
-    `opted`: every row of the group opted in (True) or out (False), so a group too sparse
-    for its walk's budget is read from those customers alone (view_driver_opted)."""
+    are those that can hold such rows: the others skip the walk, which would find none."""
 
     driver: str
     test: str
     value: int | bool | None = None
     state: str | None = None
     views: frozenset[View] = _CUSTOMER_VIEWS
-    opted: bool | None = None
 
 
 # Unmatched holds only opted-in customers Brevo lacks; Matched only customers Brevo holds.
@@ -92,21 +89,19 @@ SORT_GROUPS: dict[str, tuple[SortGroup, ...]] = {
         SortGroup("view_driver_state", "view_group_status", 0, "error"),
         SortGroup("view_driver_queue", "view_group_status", 1),
         SortGroup("view_driver_queue", "view_group_status", 2),
-        SortGroup("view_driver_state", "view_group_status", 3, "synced", _BUT_MATCHED, True),
-        SortGroup("view_driver_customers", "view_group_status", 4, opted=True),
+        SortGroup("view_driver_state", "view_group_status", 3, "synced", _BUT_MATCHED),
+        SortGroup("view_driver_customers", "view_group_status", 4),
         SortGroup("view_driver_state", "view_group_status", 5, "synced", _BUT_UNMATCHED),
         SortGroup("view_driver_state", "view_group_status", 6, "removed"),
-        SortGroup("view_driver_customers", "view_group_status", 7, views=_BUT_UNMATCHED,
-                  opted=False),
+        SortGroup("view_driver_customers", "view_group_status", 7, views=_BUT_UNMATCHED),
     ),
     "in_brevo": (
         SortGroup("view_driver_customers", "view_group_in_brevo", False, views=_BUT_MATCHED),
         SortGroup("view_driver_customers", "view_group_in_brevo", True, views=_BUT_UNMATCHED),
     ),
     "opt_in": (
-        SortGroup("view_driver_customers", "view_group_opt_in", False, views=_BUT_UNMATCHED,
-                  opted=False),
-        SortGroup("view_driver_customers", "view_group_opt_in", True, opted=True),
+        SortGroup("view_driver_customers", "view_group_opt_in", False, views=_BUT_UNMATCHED),
+        SortGroup("view_driver_customers", "view_group_opt_in", True),
     ),
     # Nulls last going up, as ORDER BY puts them.
     "last_synced": (
@@ -571,10 +566,9 @@ async def _walk_groups(
 ) -> list[UUID] | None:
     """The ids of the first `wanted` rows of a grouped order (SORT_GROUPS): each group's rows
     in index order, group after group, until there are enough. Groups are walked apart, not
-    as one UNION, so a group not needed is never read. A group too sparse to fill the page
-    within WALK_BUDGET index rows is read from the customers who opted its way, when it has
-    such a bound; otherwise (and for a page deeper than the budget) None: the page is then
-    sorted whole, as before the walks."""
+    as one UNION, so a group not needed is never read. None when the walks would read more
+    than WALK_BUDGET index rows (a deep page, or groups too sparse to find quickly): the page
+    is then sorted whole, as before the walks."""
     word = sql.SQL("DESC" if direction == "desc" else "ASC")
     groups = SORT_GROUPS[query.sort]
     budget = WALK_BUDGET
@@ -587,39 +581,26 @@ async def _walk_groups(
         if query.view not in group.views:
             continue
         driver = sql.SQL(q(group.driver)).format(dir=word)
+        walk = sql.SQL(q("view_walk")).format(
+            walk=driver, where=sql.SQL(q(_WHERE[query.view])), group=sort_keys(group.test),
+            dir=word,
+        )
         params: dict[str, Any] = {
-            "value": group.value, "state": group.state, "opted": group.opted,
-            "budget": budget, "limit": wanted - len(ids),
+            "value": group.value, "state": group.state, "budget": budget,
+            "limit": wanted - len(ids),
         }
-        found = await _walk(conn, query, group, driver, word, params)
-        if len(found) < params["limit"]:
-            # Short of rows: the group is all read, unless the budget ran out first.
-            count = sql.SQL(q("view_walk_count")).format(walk=driver)
-            row = await (await conn.execute(count, params)).fetchone()
-            walked = int(row["walked"]) if row else 0
-            if walked >= budget:
-                if group.opted is None:
-                    return None
-                opted = sql.SQL(q("view_driver_opted")).format(dir=word)
-                found = await _walk(conn, query, group, opted, word, params)
-            budget = max(0, budget - walked)
+        found = [row["id"] for row in await (await conn.execute(walk, params)).fetchall()]
         ids += found
+        if len(ids) >= wanted:
+            break
+        # Short of rows: the group is all read, unless the budget ran out first.
+        count = sql.SQL(q("view_walk_count")).format(walk=driver)
+        row = await (await conn.execute(count, params)).fetchone()
+        walked = int(row["walked"]) if row else 0
+        if walked >= budget:
+            return None
+        budget -= walked
     return ids
-
-
-async def _walk(
-    conn: AsyncConnection[Any],
-    query: ViewQuery,
-    group: SortGroup,
-    driver: sql.Composed,
-    word: sql.SQL,
-    params: dict[str, Any],
-) -> list[UUID]:
-    walk = sql.SQL(q("view_walk")).format(
-        walk=driver, where=sql.SQL(q(_WHERE[query.view])), group=sort_keys(group.test),
-        dir=word,
-    )
-    return [row["id"] for row in await (await conn.execute(walk, params)).fetchall()]
 
 
 def customer_keys(name: str, where: str, search: str) -> sql.Composed:

@@ -144,13 +144,6 @@ WHERE s.last_synced_at IS NOT NULL
 ORDER BY s.last_synced_at {dir}, s.customer_id {dir}
 LIMIT %(budget)s
 
--- name: view_driver_opted
--- The customers who opted in (or out), for a group of such customers too sparse to walk
--- within its budget: read whole, in the order the planner finds cheaper (no budget).
-SELECT c.id AS customer_id, 0 AS key FROM public.customers c
-WHERE c.marketing_opt_in = %(opted)s
-ORDER BY c.id {dir}
-
 -- name: view_snapshot
 -- A grouped page's walks and rows, read as of one moment (brevo_sync.views._snapshot).
 SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY;
