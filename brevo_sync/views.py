@@ -61,7 +61,7 @@ MAX_SCAN_OFFSET = 10_000
 _CUSTOMER_VIEWS: frozenset[View] = frozenset({"neon", "matched", "unmatched"})
 # Index rows a page of a grouped order (SORT_GROUPS) may walk before it is sorted whole
 # instead: enough for the first pages when groups are not sparse, a few ms of probes.
-WALK_BUDGET = 2_000
+WALK_BUDGET = 600
 
 
 @dataclass(frozen=True)

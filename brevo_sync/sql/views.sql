@@ -98,7 +98,10 @@ c.marketing_opt_in = %(value)s
 -- row: it cannot tell how many rows a group's test keeps.
 SELECT c.id
 FROM ({walk}) w
-JOIN public.customers c ON c.id = w.customer_id
+JOIN LATERAL (
+    SELECT c.id, c.email, c.marketing_opt_in FROM public.customers c
+    WHERE c.id = w.customer_id OFFSET 0
+) c ON true
 LEFT JOIN LATERAL (
     SELECT m.id FROM brevo_sync.contacts m WHERE m.email_lower = lower(c.email) OFFSET 0
 ) m ON true
