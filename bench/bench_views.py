@@ -292,8 +292,15 @@ def run(base: str, app: Any, repeat: int) -> dict[str, list[float]]:
                 "search": {"per_page": 50, "q": "müller" if view != "brevo" else "lead12"},
                 "sorted by name": {"per_page": 50, "sort": "name"},
             }
-            if view != "brevo":  # orders that join the sync's own tables
+            if view != "brevo":  # every other order of a customer view, both ways for some
+                kinds["sorted by created"] = {"per_page": 50, "sort": "created"}
+                kinds["sorted by opt-in"] = {"per_page": 50, "sort": "opt_in"}
+                # Orders that read the sync's own tables.
                 kinds["sorted by status"] = {"per_page": 50, "sort": "status"}
+                kinds["sorted by status, desc"] = {
+                    "per_page": 50, "sort": "status", "dir": "desc"}
+                kinds["sorted by in Brevo"] = {"per_page": 50, "sort": "in_brevo"}
+                kinds["sorted by last synced"] = {"per_page": 50, "sort": "last_synced"}
                 kinds["sorted by last synced, desc"] = {
                     "per_page": 50, "sort": "last_synced", "dir": "desc"}
             for kind, params in kinds.items():

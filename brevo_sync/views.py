@@ -13,13 +13,15 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Literal
 from uuid import UUID
 
 from psycopg import AsyncConnection, sql
+from psycopg.pq import TransactionStatus
 
 from brevo_sync import differs
 from brevo_sync.db import q
@@ -57,6 +59,57 @@ INDEXED_SORTS: dict[View, frozenset[str]] = {
     "brevo": frozenset({"email", "name", "modified", "id"}),
 }
 MAX_SCAN_OFFSET = 10_000
+_CUSTOMER_VIEWS: frozenset[View] = frozenset({"neon", "matched", "unmatched"})
+# Index rows a page of a grouped order (SORT_GROUPS) may walk before it is sorted whole
+# instead: enough for the first pages when groups are not sparse, a few ms of probes.
+WALK_BUDGET = 600
+
+
+@dataclass(frozen=True)
+class SortGroup:
+    """The rows of a sort that share one value of its key, walked in order along an index
+    that holds them all (`driver`, a view_driver_* block), kept by `test` (a view_group_*
+    block, taking `value`; `state` picks the sync state view_driver_state reads). `views`
+    are those that can hold such rows: the others skip the walk, which would find none."""
+
+    driver: str
+    test: str
+    value: int | bool | None = None
+    state: str | None = None
+    views: frozenset[View] = _CUSTOMER_VIEWS
+
+
+# Unmatched holds only opted-in customers Brevo lacks; Matched only customers Brevo holds.
+_BUT_UNMATCHED: frozenset[View] = frozenset({"neon", "matched"})
+_BUT_MATCHED: frozenset[View] = frozenset({"neon", "unmatched"})
+# The orders too costly to sort whole (their keys span the sync's tables, or take two values
+# over all the customers), as their groups in ascending order: a page walks the groups in
+# turn and stops after its rows. Ties in a group are broken by id, as `order_by` does.
+SORT_GROUPS: dict[str, tuple[SortGroup, ...]] = {
+    "status": (
+        SortGroup("view_driver_state", "view_group_status", 0, "error"),
+        SortGroup("view_driver_queue", "view_group_status", 1),
+        SortGroup("view_driver_queue", "view_group_status", 2),
+        SortGroup("view_driver_state", "view_group_status", 3, "synced", _BUT_MATCHED),
+        SortGroup("view_driver_customers", "view_group_status", 4),
+        SortGroup("view_driver_state", "view_group_status", 5, "synced", _BUT_UNMATCHED),
+        SortGroup("view_driver_state", "view_group_status", 6, "removed"),
+        SortGroup("view_driver_customers", "view_group_status", 7, views=_BUT_UNMATCHED),
+    ),
+    "in_brevo": (
+        SortGroup("view_driver_customers", "view_group_in_brevo", False, views=_BUT_MATCHED),
+        SortGroup("view_driver_customers", "view_group_in_brevo", True, views=_BUT_UNMATCHED),
+    ),
+    "opt_in": (
+        SortGroup("view_driver_customers", "view_group_opt_in", False, views=_BUT_UNMATCHED),
+        SortGroup("view_driver_customers", "view_group_opt_in", True),
+    ),
+    # Nulls last going up, as ORDER BY puts them.
+    "last_synced": (
+        SortGroup("view_driver_pushes", "view_group_pushed"),
+        SortGroup("view_driver_customers", "view_group_never_pushed"),
+    ),
+}
 # Sort key -> output columns of the page query; `id` is always added last, so equal keys
 # still give every row one place and pages never overlap.
 SORTS: dict[View, dict[str, tuple[str, ...]]] = {
@@ -410,7 +463,7 @@ async def read_view(
     if query.search:
         params["like"] = like_pattern(query.search)
         search = q("view_search_contacts" if contacts else "view_search_customers")
-    keys_sql = compose(keys, where=where, search=search)
+    keys_sql = customer_keys(keys, where, search)
     asked = query
     if single_pass(query):
         # The total comes with the page: a page too deep to read is first read as page 1,
@@ -457,16 +510,114 @@ async def _page(
     offset, limit, backwards = window
     check_depth(query, offset)
     direction = query.dir if not backwards else ("asc" if query.dir == "desc" else "desc")
-    statement = sql.SQL(q("view_page")).format(
-        keys=keys,
-        details=sql.SQL(q(details)),
-        order=sql.SQL(order_by(SORTS[query.view][query.sort], direction)),
-    )
-    cursor = await conn.execute(statement, {"offset": offset, "limit": limit})
-    rows = await cursor.fetchall()
+    order = sql.SQL(order_by(SORTS[query.view][query.sort], direction))
+    if query.view != "brevo" and query.sort in SORT_GROUPS:
+        rows = await _walked_page(conn, query, direction, offset, limit, order)
+    else:
+        rows = None
+    if rows is None:
+        statement = sql.SQL(q("view_page")).format(
+            keys=keys, details=sql.SQL(q(details)), order=order
+        )
+        cursor = await conn.execute(statement, {"offset": offset, "limit": limit})
+        rows = await cursor.fetchall()
     if backwards:
         rows.reverse()
     return rows
+
+
+async def _walked_page(
+    conn: AsyncConnection[Any],
+    query: ViewQuery,
+    direction: str,
+    offset: int,
+    limit: int,
+    order: sql.SQL,
+) -> list[dict[str, Any]] | None:
+    """A page of a grouped order, its rows found by walking the groups (None: sort it whole).
+    The walks and the page are read from one snapshot, so a customer whose status changes
+    meanwhile is still read in one group only."""
+    async with _snapshot(conn):
+        ids = await _walk_groups(conn, query, direction, offset + limit)
+        if ids is None:
+            return None
+        statement = sql.SQL(q("view_page")).format(
+            keys=customer_keys("view_customer_keys_state", q(_WHERE[query.view]),
+                               q("view_customers_by_id")),
+            details=sql.SQL(q("view_customer_details")),
+            order=order,
+        )
+        cursor = await conn.execute(statement, {"ids": ids[offset:], "offset": 0, "limit": limit})
+        return await cursor.fetchall()
+
+
+@asynccontextmanager
+async def _snapshot(conn: AsyncConnection[Any]) -> AsyncIterator[None]:
+    """A read-only transaction seeing one snapshot, unless the caller's is already open."""
+    if conn.info.transaction_status != TransactionStatus.IDLE:
+        yield
+        return
+    async with conn.transaction():
+        await conn.execute(q("view_snapshot"))
+        yield
+
+
+async def _walk_groups(
+    conn: AsyncConnection[Any], query: ViewQuery, direction: str, wanted: int
+) -> list[UUID] | None:
+    """The ids of the first `wanted` rows of a grouped order (SORT_GROUPS): each group's rows
+    in index order, group after group, until there are enough. Groups are walked apart, not
+    as one UNION, so a group not needed is never read. None when the walks would read more
+    than WALK_BUDGET index rows (a deep page, or groups too sparse to find quickly): the page
+    is then sorted whole, as before the walks."""
+    word = sql.SQL("DESC" if direction == "desc" else "ASC")
+    groups = SORT_GROUPS[query.sort]
+    budget = WALK_BUDGET
+    if wanted > budget:
+        return None
+    ids: list[UUID] = []
+    for group in reversed(groups) if direction == "desc" else groups:
+        if len(ids) >= wanted:
+            break
+        if query.view not in group.views:
+            continue
+        driver = sql.SQL(q(group.driver)).format(dir=word)
+        walk = sql.SQL(q("view_walk")).format(
+            walk=driver, where=sql.SQL(q(_WHERE[query.view])), group=sort_keys(group.test),
+            dir=word,
+        )
+        params: dict[str, Any] = {
+            "value": group.value, "state": group.state, "budget": budget,
+            "limit": wanted - len(ids),
+        }
+        found = [row["id"] for row in await (await conn.execute(walk, params)).fetchall()]
+        ids += found
+        if len(ids) >= wanted:
+            break
+        # Short of rows: the group is all read, unless the budget ran out first.
+        count = sql.SQL(q("view_walk_count")).format(walk=driver)
+        row = await (await conn.execute(count, params)).fetchone()
+        walked = int(row["walked"]) if row else 0
+        if walked >= budget:
+            return None
+        budget -= walked
+    return ids
+
+
+def customer_keys(name: str, where: str, search: str) -> sql.Composed:
+    """A keys block (view_customer_keys*, view_contact_keys) with its fragments filled."""
+    return sql.SQL(q(name)).format(
+        where=sql.SQL(where), search=sql.SQL(search),
+        status=sort_keys("view_sort_status"), last_synced=sort_keys("view_sort_last_synced"),
+    )
+
+
+def sort_keys(name: str) -> sql.Composed:
+    """A block that may use the state sorts' keys (view_sort_status, view_sort_last_synced),
+    with them filled in: one definition for ordering a page and for walking its groups."""
+    return sql.SQL(q(name)).format(
+        status=sql.SQL(q("view_sort_status")), last_synced=sql.SQL(q("view_sort_last_synced"))
+    )
 
 
 async def _single_pass_page(

@@ -39,30 +39,121 @@ WHERE {where} AND {search}
 
 -- name: view_customer_keys_state
 -- The same keys with the sync's state joined, for sorting by status, by whether Brevo holds
--- the customer, or by the last successful push. No index serves these orders (they span
--- tables), so such pages are read at most MAX_SCAN_OFFSET rows from either end.
--- sort_status ranks as brevo_sync.views.customer_status words them, most urgent first:
--- error, retrying, pending, missing in Brevo, not synced, in sync, removed, opted out.
+-- the customer, or by the last successful push. Their orders span tables, so a page of them
+-- is found group by group in index order (view_walk, brevo_sync.views.SORT_GROUPS); these
+-- keys order the rows found, and serve searches, Unmatched, and pages too deep or sparse to
+-- walk (read at most MAX_SCAN_OFFSET rows from either end).
 SELECT c.id, lower(c.email) AS sort_email, lower(c.last_name) AS sort_last,
        lower(c.first_name) AS sort_first, c.created_at, c.marketing_opt_in AS sort_opt_in,
-       CASE
-           WHEN qu.customer_id IS NOT NULL AND qu.last_error IS NOT NULL THEN 1
-           WHEN qu.customer_id IS NOT NULL THEN 2
-           WHEN s.status = 'error' THEN 0
-           WHEN s.status = 'removed' THEN 6
-           WHEN s.status = 'synced' AND c.marketing_opt_in AND m.id IS NULL THEN 3
-           WHEN s.status = 'synced' THEN 5
-           WHEN c.marketing_opt_in THEN 4
-           ELSE 7
-       END AS sort_status,
+       ({status}) AS sort_status,
        m.id IS NOT NULL AS sort_in_brevo,
-       CASE WHEN s.status = 'synced' AND c.marketing_opt_in AND m.id IS NULL THEN NULL
-            ELSE s.last_synced_at END AS sort_last_synced
+       ({last_synced}) AS sort_last_synced
 FROM public.customers c
 LEFT JOIN brevo_sync.contacts m ON m.email_lower = lower(c.email)
 LEFT JOIN brevo_sync.sync_state s ON s.customer_id = c.id
 LEFT JOIN brevo_sync.queue qu ON qu.customer_id = c.id
 WHERE {where} AND {search}
+
+-- name: view_sort_status
+-- A customer's rank in the status sort (c, m, s, qu joined as in view_customer_keys_state),
+-- as brevo_sync.views.customer_status words them, most urgent first: error, retrying,
+-- pending, missing in Brevo, not synced, in sync, removed, opted out.
+CASE
+    WHEN qu.customer_id IS NOT NULL AND qu.last_error IS NOT NULL THEN 1
+    WHEN qu.customer_id IS NOT NULL THEN 2
+    WHEN s.status = 'error' THEN 0
+    WHEN s.status = 'removed' THEN 6
+    WHEN s.status = 'synced' AND c.marketing_opt_in AND m.id IS NULL THEN 3
+    WHEN s.status = 'synced' THEN 5
+    WHEN c.marketing_opt_in THEN 4
+    ELSE 7
+END
+
+-- name: view_sort_last_synced
+-- The last successful push, none for a contact Brevo no longer holds.
+CASE WHEN s.status = 'synced' AND c.marketing_opt_in AND m.id IS NULL THEN NULL
+     ELSE s.last_synced_at END
+
+-- name: view_group_status
+({status}) = %(value)s
+
+-- name: view_group_in_brevo
+(m.id IS NOT NULL) = %(value)s
+
+-- name: view_group_opt_in
+c.marketing_opt_in = %(value)s
+
+-- name: view_group_pushed
+({last_synced}) IS NOT NULL
+
+-- name: view_group_never_pushed
+({last_synced}) IS NULL
+
+-- name: view_walk
+-- The rows of one group of a sort (one status, those Brevo holds, ...) in id order or push
+-- order: the first rows of an index holding every row of the group (a view_driver_* block,
+-- as many as the budget allows; see 014) are read in order, each joined to what the group's
+-- test needs, and the walk stops once it has the rows the page needs. The joins are LATERAL
+-- and kept apart (OFFSET 0) so the planner cannot trade the walk for hash joins of every
+-- row: it cannot tell how many rows a group's test keeps.
+SELECT c.id
+FROM ({walk}) w
+JOIN LATERAL (
+    SELECT c.id, c.email, c.marketing_opt_in FROM public.customers c
+    WHERE c.id = w.customer_id OFFSET 0
+) c ON true
+LEFT JOIN LATERAL (
+    SELECT m.id FROM brevo_sync.contacts m WHERE m.email_lower = lower(c.email) OFFSET 0
+) m ON true
+LEFT JOIN LATERAL (
+    SELECT s.status, s.last_synced_at FROM brevo_sync.sync_state s
+    WHERE s.customer_id = c.id OFFSET 0
+) s ON true
+LEFT JOIN LATERAL (
+    SELECT qu.customer_id, qu.last_error FROM brevo_sync.queue qu
+    WHERE qu.customer_id = c.id OFFSET 0
+) qu ON true
+WHERE {where} AND {group}
+ORDER BY w.key {dir}, w.customer_id {dir}
+LIMIT %(limit)s
+
+-- name: view_walk_count
+-- How many rows a walk could read, up to its budget: fewer means the walk saw its whole group.
+SELECT count(*) AS walked FROM ({walk}) w
+
+-- name: view_driver_state
+-- The customers with a sync state of one kind, along sync_state_status_customer_idx.
+SELECT s.customer_id, 0 AS key FROM brevo_sync.sync_state s
+WHERE s.status = %(state)s
+ORDER BY s.customer_id {dir}
+LIMIT %(budget)s
+
+-- name: view_driver_queue
+-- The queued customers, along the queue's primary key.
+SELECT qu.customer_id, 0 AS key FROM brevo_sync.queue qu
+ORDER BY qu.customer_id {dir}
+LIMIT %(budget)s
+
+-- name: view_driver_customers
+-- Every customer, along the customers' primary key.
+SELECT c.id AS customer_id, 0 AS key FROM public.customers c
+ORDER BY c.id {dir}
+LIMIT %(budget)s
+
+-- name: view_driver_pushes
+-- The customers pushed at least once, by the last push then id, along sync_state_pushed_idx.
+SELECT s.customer_id, s.last_synced_at AS key FROM brevo_sync.sync_state s
+WHERE s.last_synced_at IS NOT NULL
+ORDER BY s.last_synced_at {dir}, s.customer_id {dir}
+LIMIT %(budget)s
+
+-- name: view_snapshot
+-- A grouped page's walks and rows, read as of one moment (brevo_sync.views._snapshot).
+SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY;
+
+-- name: view_customers_by_id
+-- The customers of a page picked group by group, with their keys.
+c.id = ANY(%(ids)s::uuid[])
 
 -- name: view_customer_details
 SELECT p.sort_email, p.sort_last, p.sort_first, p.sort_opt_in, p.sort_status,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -418,3 +420,89 @@ async def test_bad_history_filters_are_a_json_400(
 ) -> None:
     response = await http.get("/api/admin/history", params=params)
     assert response.status_code == 400 and response.json()["error"]
+
+
+# What each status ranks as in the status sort: most urgent first ("differs" is an "in sync"
+# whose contact has drifted since, ranked with it).
+STATUS_RANK = {"error": 0, "retrying": 1, "pending": 2, "missing": 3, "not_synced": 4,
+               "in_sync": 5, "differs": 5, "removed": 6, "opted_out": 7}
+
+
+def sort_key(sort: str, row: dict[str, Any], states: dict[str, str]) -> Any:
+    """A row's sort key as the page shows it; None sorts last going up, first going down.
+    A push Brevo no longer holds the contact of has no time (the page shows none either,
+    unless the customer is queued again: the order still counts it as none)."""
+    if sort == "status":
+        return STATUS_RANK[row["status"]]
+    if sort == "last_synced":
+        gone = states.get(row["id"]) == "synced" and row["marketing_opt_in"] \
+            and not row["in_brevo"]
+        shown = row["last_synced_at"]
+        return None if gone or shown is None else datetime.fromisoformat(shown)
+    return row[{"in_brevo": "in_brevo", "opt_in": "marketing_opt_in"}[sort]]
+
+
+def add_state_mix(db: psycopg.Connection[Any]) -> None:
+    """Three customers of every status, some in the mirror, with equal and missing push
+    times, so that each order has ties (broken by id) and nulls."""
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    db.execute("DELETE FROM brevo_sync.queue")
+    contact = itertools.count(1)
+
+    def one(status: str | None, *, opt_in: bool = True, mirrored: bool = False,
+            queued: str | None = None, pushed: datetime | None = None) -> None:
+        cid = add_customer(db, marketing_opt_in=opt_in)
+        db.execute("DELETE FROM brevo_sync.queue WHERE customer_id = %s", (cid,))
+        email = db.execute("SELECT lower(email) AS e FROM customers WHERE id = %s",
+                           (cid,)).fetchone()["e"]  # type: ignore[index]
+        if status is not None:
+            db.execute("INSERT INTO brevo_sync.sync_state (customer_id, email, status,"
+                       " last_synced_at) VALUES (%s, %s, %s, %s)", (cid, email, status, pushed))
+        if mirrored:
+            db.execute("INSERT INTO brevo_sync.contacts (id, email, first_name, last_name)"
+                       " VALUES (%s, %s, 'Other', 'Name')", (next(contact), email))
+        if queued is not None:
+            db.execute("INSERT INTO brevo_sync.queue (customer_id, last_error) VALUES (%s, %s)",
+                       (cid, queued or None))
+
+    for n in range(3):
+        later = at + timedelta(minutes=n % 2)  # two of each three pushed at the same time
+        one("error", mirrored=n == 0, pushed=later if n else None)
+        one("synced", queued="Brevo said 502", mirrored=n != 1, pushed=at)
+        one(None if n else "synced", queued="", opt_in=n != 2, pushed=at)
+        one("synced", pushed=later)  # missing in Brevo
+        one(None if n else "skipped", mirrored=n == 2)  # not synced
+        one("synced", mirrored=True, opt_in=n != 0, pushed=later)
+        one("removed", opt_in=n == 0, mirrored=n == 1, pushed=None if n else later)
+        one(None if n else "pending", opt_in=False, mirrored=n == 1)
+
+
+@pytest.mark.parametrize("name", ["neon", "matched", "unmatched"])
+@pytest.mark.parametrize("budget", [views.WALK_BUDGET, 9, 1])
+async def test_state_sorts_order_rows_by_what_the_page_shows_then_id(
+    db: psycopg.Connection[Any], http: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch,
+    name: str, budget: int,
+) -> None:
+    """Pinned before these orders were given their own index paths: every page of every
+    order, read either way, is the rows sorted by the shown value, then by id, whether the
+    page walks its groups along indexes, runs out of budget midway, or is sorted whole."""
+    monkeypatch.setattr(views, "WALK_BUDGET", budget)
+    add_state_mix(db)
+    rows = (await view(http, name, per_page=250))["rows"]
+    states = {str(r["customer_id"]): r["status"] for r in db.execute(
+        "SELECT customer_id, status FROM brevo_sync.sync_state")}
+    assert len({r["status"] for r in rows}) >= {"neon": 8, "matched": 6, "unmatched": 5}[name]
+    for sort in ("status", "in_brevo", "opt_in", "last_synced"):
+        keys = {r["id"]: sort_key(sort, r, states) for r in rows}
+        ascending = sorted(rows, key=lambda r: (
+            keys[r["id"]] is None, keys[r["id"]] or 0, UUID(r["id"])))
+        for direction in ("asc", "desc"):
+            expected = [r["id"] for r in ascending]
+            if direction == "desc":
+                expected.reverse()
+            seen: list[str] = []
+            for page_no in range(1, -(-len(rows) // 4) + 1):
+                page = await view(http, name, per_page=4, page=page_no, sort=sort,
+                                  dir=direction)
+                seen += [row["id"] for row in page["rows"]]
+            assert seen == expected, (sort, direction)
