@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-import weakref
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
@@ -43,7 +42,7 @@ from brevo_sync.pause import note_accepted, note_refused
 from brevo_sync.plan import Plan, changes_of, first_rows
 from brevo_sync.preflight import WOULD_CREATE, PreflightError, run_preflight
 from brevo_sync.unsubscribes import find_unsubscribes, reflect_unsubscribes
-from brevo_sync.wiring import engine_from, policy_from, prepare_brevo
+from brevo_sync.wiring import brevo_prepared, engine_from, policy_from, prepare_brevo
 
 log = structlog.get_logger("brevo_sync.reconcile")
 
@@ -59,9 +58,6 @@ HOUSEKEEPING_MIN = 2.0     # seconds housekeeping may always take, even past the
 Progress = Callable[[dict[str, int]], None]
 # The counts of contacts changed in Brevo, by the engine's action (a rename is an update).
 DONE = {"create": "created", "update": "updated", "remove": "removed"}
-
-_prepared: weakref.WeakSet[BrevoClient] = weakref.WeakSet()
-
 
 @dataclass
 class SweepResult:
@@ -287,15 +283,14 @@ class _Sweep:
         return result
 
     async def _steps(self) -> SweepResult:
-        if self.client not in _prepared:
-            # Once per process: a setup problem (a missing list, an attribute of another
+        if not brevo_prepared(self.client, self.settings):
+            # Once per client: a setup problem (a missing list, an attribute of another
             # type) stops the sweep before it reads or writes anything.
             self._phase("preflight")
             try:
                 await prepare_brevo(self.client, self.settings)
             except PreflightError as exc:
                 return self._ended("failed", str(exc))
-            _prepared.add(self.client)
         plan = await self._plan()
         if plan.refused is not None:
             return await self._refuse(plan.refused, unsubscribes=len(plan.unsubscribes),
