@@ -40,9 +40,9 @@ from brevo_sync.brevo.errors import (
 from brevo_sync.brevo.limiter import deadline as brevo_deadline
 from brevo_sync.brevo.pages import contact_pages
 from brevo_sync.db import Pool, q
-from brevo_sync.outcome import MirrorRow, Outcome
+from brevo_sync.outcome import Outcome
 from brevo_sync.push import retry_delay
-from brevo_sync.rows import Customer, QueueItem
+from brevo_sync.rows import Customer, MirrorPatch, QueueItem
 
 log = structlog.get_logger("brevo_sync.importer")
 
@@ -494,7 +494,7 @@ class Imports:
             contact = found.get(row.customer_id)
             if contact is None:
                 continue
-            mirror = MirrorRow(contact.id, contact.email, dict(contact.attributes),
+            mirror = MirrorPatch(contact.id, contact.email, dict(contact.attributes),
                                tuple(contact.list_ids), contact.email_blacklisted)
             outcomes.append(Outcome(QueueItem(row.customer_id, row.version),
                                     customers.get(row.customer_id), row.action, "ok",
