@@ -3,7 +3,6 @@ the mirror. One object per app, holding what the calls share."""
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 from uuid import UUID
 
@@ -25,16 +24,11 @@ class Actions:
         self.settings = settings
         self.pool = pool
         self.client = client
-        self._prepared = False
-        self._prepare_lock = asyncio.Lock()
 
     async def prepare(self) -> None:
-        """The preflight checks (creating the sync's attributes) once per process, on first
-        need: an app that cannot reach Brevo still starts and shows its pages."""
-        async with self._prepare_lock:
-            if not self._prepared:
-                await prepare_brevo(self.client, self.settings)
-                self._prepared = True
+        """The preflight checks (creating the sync's attributes) once for the app's client, on
+        first need: an app that cannot reach Brevo still starts and shows its pages."""
+        await prepare_brevo(self.client, self.settings)
 
     async def push(self, customer_id: UUID) -> Outcome | None:
         """A refusal of the account raises BrevoAccountError (api/errors.py answers 503)."""

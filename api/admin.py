@@ -15,6 +15,7 @@ from api.actions import Actions
 from api.body import json_object
 from api.errors import ApiError
 from api.list_names import ListNames
+from api.sweep_answer import sweep_response
 from api.totals import Totals
 from brevo_sync import history
 from brevo_sync.config import Settings
@@ -35,10 +36,6 @@ from brevo_sync.views import (
     single_pass,
 )
 
-# A sweep already running, or one the removal guard stopped, is a conflict to show the admin;
-# one that failed midway (Brevo or the database gone) is a bad gateway; Brevo refusing the
-# account (pushing paused) is a 503.
-SWEEP_STATUS = {"running": 409, "refused": 409, "failed": 502, "paused": 503}
 POOL_WAIT_SECONDS = 5.0
 # The Brevo view reads Brevo again (incrementally) when its mirror was read longer ago.
 MIRROR_STALE_SECONDS = 180.0
@@ -217,7 +214,7 @@ async def sync_all_run(request: Request) -> Response:
         result = await actions_of(request).sync_all(float(budget))
     finally:
         totals_of(request).clear()
-    return JSONResponse(result.as_json(), status_code=SWEEP_STATUS.get(result.status, 200))
+    return sweep_response(result)
 
 
 async def sync_all_plan(request: Request) -> Response:
@@ -227,7 +224,7 @@ async def sync_all_plan(request: Request) -> Response:
     finally:
         totals_of(request).clear()  # the mirror was refreshed: Matched and Unmatched move
     if isinstance(planned, SweepResult):
-        return JSONResponse(planned.as_json(), status_code=SWEEP_STATUS.get(planned.status, 200))
+        return sweep_response(planned)
     return JSONResponse(planned.as_json())
 
 

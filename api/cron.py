@@ -23,15 +23,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from api.sweep_answer import sweep_response
 from brevo_sync.config import Secret, Settings
-from brevo_sync.reconcile import SweepResult, run_sweep
+from brevo_sync.reconcile import run_sweep
 
 log = structlog.get_logger("api.cron")
 
 CRON_PATH = "/api/cron/sync-brevo"
 _NO_STORE = {"cache-control": "no-store"}
-_STATUS = {"done": 200, "partial": 200, "running": 409, "refused": 409, "failed": 502,
-           "paused": 503}
 
 
 def cron_authorized(authorization: str | None, secret: Secret | None) -> bool:
@@ -44,10 +43,6 @@ def cron_authorized(authorization: str | None, secret: Secret | None) -> bool:
     expected = secret.reveal().encode()
     matches = hmac.compare_digest(sent, expected)
     return matches and scheme.lower() == "bearer"
-
-
-def status_code(result: SweepResult) -> int:
-    return _STATUS.get(result.status, 200)
 
 
 async def sync_brevo(request: Request) -> Response:
@@ -70,7 +65,7 @@ async def sync_brevo(request: Request) -> Response:
         return JSONResponse(
             {"success": False, "error": f"the sweep could not start: {type(exc).__name__}"},
             status_code=503, headers=_NO_STORE)
-    return JSONResponse(result.as_json(), status_code=status_code(result), headers=_NO_STORE)
+    return sweep_response(result, headers=_NO_STORE)
 
 
 cron_route = Route(CRON_PATH, sync_brevo, methods=["GET"])

@@ -21,13 +21,14 @@ from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from structlog.contextvars import bound_contextvars
 
 from api.auth import bearer_matches
 from api.body import read_limited, too_deep
 from api.errors import ApiError
 from brevo_sync.config import Settings
 from brevo_sync.webhook_events import BadEvent, parse_delivery
-from brevo_sync.webhooks import apply_events, refresh_contacts
+from brevo_sync.webhooks import SOURCE, apply_events, refresh_contacts
 
 log = structlog.get_logger("api.webhooks")
 
@@ -38,6 +39,13 @@ _NO_STORE = {"cache-control": "no-store"}
 
 
 async def brevo_webhook(request: Request) -> Response:
+    # Every line a delivery logs says it came from Brevo's webhook (the refresh after the
+    # answer binds it again: brevo_sync/webhooks.py).
+    with bound_contextvars(source=SOURCE):
+        return await _delivery(request)
+
+
+async def _delivery(request: Request) -> Response:
     settings: Settings = request.app.state.settings
     if not bearer_matches(request.headers.get("authorization"), settings.webhook_secret):
         log.warning("webhook_refused", path=request.url.path,

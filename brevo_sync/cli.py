@@ -345,7 +345,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _reconcile(args: argparse.Namespace) -> int:
-    from brevo_sync.reconcile import run_cli, run_plan_cli
+    from brevo_sync.sweep_cli import run_cli, run_plan_cli
 
     settings = Settings.from_env()
     # A dry run writes nothing, in Brevo either: its plan checks the setup without creating.

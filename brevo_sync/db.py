@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, TypeAlias
 
 import psycopg
+from psycopg import sql
 from psycopg.abc import Params, QueryNoTemplate
 from psycopg.pq import TransactionStatus
 from psycopg.rows import DictRow, dict_row
@@ -129,3 +130,17 @@ def make_pool(dsn: str, application_name: str = "brevo-sync", *, min_size: int =
         open=False,
         check=AsyncConnectionPool.check_connection,
     )
+
+
+def compose(name: str, **parts: str) -> sql.Composed:
+    """The named block `name` with its {placeholders} filled by SQL text from the caller's
+    own whitelist (sort columns, WHERE clauses): never user input, which is bound."""
+    return sql.SQL(q(name)).format(**{key: sql.SQL(value) for key, value in parts.items()})
+
+
+async def scalar(conn: psycopg.AsyncConnection[Any], statement: sql.SQL | sql.Composed,
+                 params: Mapping[str, Any]) -> int:
+    """The `total` column of a one-row count."""
+    row = await (await conn.execute(statement, params)).fetchone()
+    assert row is not None
+    return int(row["total"])

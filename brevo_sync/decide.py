@@ -20,7 +20,7 @@ from brevo_sync.normalize import (
     normalize_phone,
     phone_problem,
 )
-from brevo_sync.rows import Customer, KnownContact, QueueItem, SyncState
+from brevo_sync.rows import Customer, MirrorContact, QueueItem, SyncState
 
 
 @dataclass(frozen=True)
@@ -93,7 +93,7 @@ Action = Create | Update | Remove | Nothing | Reject
 def decide(
     item: QueueItem,
     customer: Customer | None,
-    known: KnownContact | None,
+    known: MirrorContact | None,
     memory: SyncState | None,
     policy: Policy,
     *,
@@ -156,7 +156,7 @@ def _opted_in(
     customer: Customer,
     email: str,
     attributes: dict[str, Any],
-    known: KnownContact | None,
+    known: MirrorContact | None,
     memory: SyncState | None,
     policy: Policy,
 ) -> Action:
@@ -209,7 +209,7 @@ def _join(notes: list[str]) -> str | None:
 
 def _opted_out(
     customer: Customer,
-    known: KnownContact | None,
+    known: MirrorContact | None,
     memory: SyncState | None,
     policy: Policy,
 ) -> Action:
@@ -226,7 +226,7 @@ def _opted_out(
 
 def _deleted(
     item: QueueItem,
-    known: KnownContact | None,
+    known: MirrorContact | None,
     memory: SyncState | None,
     policy: Policy,
 ) -> Action:
@@ -247,7 +247,7 @@ def _pushed_email(memory: SyncState | None) -> str | None:
 def _removal(
     contact_id: int | None,
     email: str | None,
-    known: KnownContact | None,
+    known: MirrorContact | None,
     memory: SyncState | None,
     how: RemovalAction,
     policy: Policy,

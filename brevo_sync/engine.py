@@ -37,7 +37,7 @@ from brevo_sync.importer import ImportRow, Imports, ImportTiming
 from brevo_sync.mirror import vouch_for_mirror
 from brevo_sync.outcome import Outcome, record
 from brevo_sync.push import push, retry_delay
-from brevo_sync.rows import Customer, KnownContact, QueueItem, SyncState
+from brevo_sync.rows import Customer, MirrorContact, QueueItem, SyncState
 from brevo_sync.stale_ids import Checked, check_stored_ids
 
 log = structlog.get_logger("brevo_sync.engine")
@@ -94,7 +94,7 @@ class DrainReport:
 class Prepared:
     item: QueueItem
     customer: Customer | None
-    known: KnownContact | None
+    known: MirrorContact | None
     action: Action
 
 
@@ -414,7 +414,7 @@ def _split_for_import(prepared: list[Prepared], returned: set[UUID], names: Attr
     return rows, rest
 
 
-def _clears_a_true(attributes: dict[str, Any], known: KnownContact | None,
+def _clears_a_true(attributes: dict[str, Any], known: MirrorContact | None,
                    names: AttributeNames) -> bool:
     """A false in an import does not overwrite a true Brevo holds (§14.4): such a row goes
     one by one, where a false is a false."""
@@ -464,10 +464,10 @@ def _customer(row: dict[str, Any]) -> Customer | None:
                     row["brevo_contact_id"], row["fingerprint"])
 
 
-def _known(row: dict[str, Any]) -> KnownContact | None:
+def _known(row: dict[str, Any]) -> MirrorContact | None:
     if row["m_id"] is None:
         return None
-    return KnownContact(row["m_id"], row["m_email"], dict(row["m_attributes"] or {}),
+    return MirrorContact(row["m_id"], row["m_email"], dict(row["m_attributes"] or {}),
                         frozenset(row["m_list_ids"] or ()), bool(row["m_email_blacklisted"]),
                         frozenset(row["m_list_unsubscribed"] or ()))
 

@@ -18,8 +18,8 @@ from uuid import UUID
 
 from psycopg import AsyncConnection
 
-from brevo_sync.db import q
-from brevo_sync.views import MAX_PAGE, ViewError, compose, iso, parse_int, scalar, text_param
+from brevo_sync.db import compose, q, scalar
+from brevo_sync.params import MAX_PAGE, ParamError, iso, parse_int, text_param
 
 PER_PAGE = 50
 COUNT_CAP = 10_000
@@ -72,17 +72,17 @@ def parse_history_query(params: Mapping[str, str]) -> HistoryQuery:
             customer_id = UUID(customer)
         except ValueError:
             if "@" not in customer:
-                raise ViewError("customer must be a customer id or an email address") from None
+                raise ParamError("customer must be a customer id or an email address") from None
             email = customer.lower()
     outcome = params.get("outcome") or None
     if outcome is not None and outcome not in OUTCOMES:
-        raise ViewError(f"outcome must be one of {', '.join(OUTCOMES)}")
+        raise ParamError(f"outcome must be one of {', '.join(OUTCOMES)}")
     action = params.get("action") or None
     if action is not None and not _ACTION.match(action):
-        raise ViewError("action must be a word such as create, update or remove")
+        raise ParamError("action must be a word such as create, update or remove")
     source = params.get("source") or None
     if source is not None and source not in SOURCES:
-        raise ViewError(f"source must be one of {', '.join(SOURCES)}")
+        raise ParamError(f"source must be one of {', '.join(SOURCES)}")
     return HistoryQuery(
         customer_id=customer_id,
         email=email,

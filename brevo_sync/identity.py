@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from uuid import UUID
 
-from brevo_sync.rows import Customer, KnownContact, QueueItem, SyncState
+from brevo_sync.rows import Customer, MirrorContact, QueueItem, SyncState
 
 FORGET_ACTION = "forget_id"    # the history's action for a forgotten contact id
 
@@ -48,7 +48,7 @@ def claim_of(item: QueueItem, customer: Customer | None, memory: SyncState | Non
                  frozenset(e.strip().lower() for e in emails if e and e.strip()))
 
 
-def holder_in_mirror(contact_id: int, known: KnownContact | None) -> Holder | None:
+def holder_in_mirror(contact_id: int, known: MirrorContact | None) -> Holder | None:
     """What the mirror says contact `contact_id` holds; None when the mirror does not know."""
     if known is None or known.id != contact_id or not known.email:
         return None

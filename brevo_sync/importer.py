@@ -38,10 +38,11 @@ from brevo_sync.brevo.errors import (
     BrevoRateLimitedError,
 )
 from brevo_sync.brevo.limiter import deadline as brevo_deadline
+from brevo_sync.brevo.pages import contact_pages
 from brevo_sync.db import Pool, q
-from brevo_sync.outcome import MirrorRow, Outcome
+from brevo_sync.outcome import Outcome
 from brevo_sync.push import retry_delay
-from brevo_sync.rows import Customer, QueueItem
+from brevo_sync.rows import Customer, MirrorPatch, QueueItem
 
 log = structlog.get_logger("brevo_sync.importer")
 
@@ -493,7 +494,7 @@ class Imports:
             contact = found.get(row.customer_id)
             if contact is None:
                 continue
-            mirror = MirrorRow(contact.id, contact.email, dict(contact.attributes),
+            mirror = MirrorPatch(contact.id, contact.email, dict(contact.attributes),
                                tuple(contact.list_ids), contact.email_blacklisted)
             outcomes.append(Outcome(QueueItem(row.customer_id, row.version),
                                     customers.get(row.customer_id), row.action, "ok",
@@ -555,12 +556,6 @@ async def _modified_newest_first(client: BrevoClient, since: datetime) -> AsyncI
     """Contacts modified since `since`, newest-created first. A contact created meanwhile
     shifts the pages by one (a duplicate, skipped); one deleted meanwhile can hide one, which
     is then found at the next look or pushed on its own."""
-    offset = 0
-    while True:
-        page, total = await client.list_contacts(limit=LIST_PAGE, offset=offset,
-                                                 modified_since=since, sort="desc")
-        for contact in page:
+    async for page in contact_pages(client, LIST_PAGE, modified_since=since, sort="desc"):
+        for contact in page.items:
             yield contact
-        offset += len(page)
-        if len(page) < LIST_PAGE or offset >= total:
-            return

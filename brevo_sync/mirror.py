@@ -8,11 +8,10 @@ listing is old) every contact is listed and those not seen are pruned.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import weakref
 from collections.abc import Callable, Sequence
-from contextlib import suppress
+from contextlib import aclosing
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -21,7 +20,8 @@ import psycopg
 import structlog
 
 from brevo_sync.attributes import DEFAULT_NAMES, AttributeNames
-from brevo_sync.brevo import BrevoClient, BrevoError, Contact
+from brevo_sync.brevo import BrevoClient, Contact
+from brevo_sync.brevo.pages import contact_pages
 from brevo_sync.db import Pool, q
 
 log = structlog.get_logger("brevo_sync.mirror")
@@ -207,37 +207,18 @@ async def _list_into_mirror(pool: Pool, client: BrevoClient, since: datetime | N
     how many were listed and the total Brevo reported. The next page is fetched while the
     last one is written, so the listing runs at the rate limiter's pace."""
 
-    async def timed(offset: int) -> tuple[list[Contact], int, datetime]:
-        fetched_at = datetime.now(UTC)
-        page, total = await client.list_contacts(
-            limit=PAGE_SIZE, offset=offset, modified_since=since, sort="asc")
-        return page, total, fetched_at
-
-    def fetch(offset: int) -> asyncio.Task[tuple[list[Contact], int, datetime]]:
-        return asyncio.create_task(timed(offset))
-
-    offset = listed = 0
-    pending = fetch(0)
-    try:
-        while True:
-            page, total, fetched_at = await pending
-            offset += len(page)
-            more = len(page) == PAGE_SIZE and offset < total
-            if more:
-                pending = fetch(offset)
-            if page:
-                await upsert_contacts(pool, page, fetched_at=fetched_at, names=names)
-            listed += len(page)
+    listed = total = 0
+    pages = contact_pages(client, PAGE_SIZE, modified_since=since, prefetch=True)
+    # Left early (a failed write): closing the walk drops the page fetched meanwhile.
+    async with aclosing(pages):
+        async for page in pages:
+            if page.items:
+                await upsert_contacts(pool, page.items, fetched_at=page.asked_at, names=names)
+            listed += len(page.items)
+            total = page.total
             if on_page is not None:
                 on_page(listed)
-            if not more:
-                return listed, total
-    finally:
-        # Left early (a failed write): the page fetched meanwhile is dropped, and its error,
-        # if any, is read so that it is not reported as lost.
-        pending.cancel()
-        with suppress(asyncio.CancelledError, BrevoError):
-            await pending
+    return listed, total
 
 
 async def upsert_contacts(pool: Pool, contacts: Sequence[Contact], *,

@@ -12,23 +12,10 @@ from psycopg import AsyncConnection
 from brevo_sync import queue
 from brevo_sync.attributes import DEFAULT_NAMES, AttributeNames
 from brevo_sync.db import q
-from brevo_sync.rows import Customer, QueueItem
+from brevo_sync.rows import Customer, MirrorPatch, QueueItem
 from brevo_sync.stale_ids import release_taken_ids
 
 Result = Literal["ok", "skipped", "error", "retry"]
-
-
-@dataclass(frozen=True)
-class MirrorRow:
-    """What Brevo holds for a contact after a push."""
-
-    id: int
-    email: str | None
-    attributes: dict[str, Any]
-    list_ids: tuple[int, ...]
-    email_blacklisted: bool
-    # None: not learnt by this push, the mirror keeps what it knew.
-    list_unsubscribed: tuple[int, ...] | None = None
 
 
 @dataclass
@@ -42,7 +29,7 @@ class Outcome:
     error_code: str | None = None
     status: str = "synced"            # sync_state.status: synced | removed | error | skipped
     removed_by_sync: str | None = None
-    mirror: MirrorRow | None = None
+    mirror: MirrorPatch | None = None
     forget_contact: int | None = None
     retry_delay: float = 0.0
     sms_withheld: bool = False        # pushed without SMS: Brevo holds it on another contact

@@ -29,7 +29,7 @@ from brevo_sync.db import Pool
 from brevo_sync.decide import Action, Create, Nothing, Policy, Reject, Remove, Update
 from brevo_sync.drift import ATTRIBUTES, DELETED, LIST, MISSING, OPTED_OUT, Drift
 from brevo_sync.engine import Prepared, decide_now
-from brevo_sync.rows import KnownContact
+from brevo_sync.rows import MirrorContact
 from brevo_sync.unsubscribes import LEFT_LIST, Unsubscribe
 
 CREATES, UPDATES, RENAMES, REMOVALS, BLOCKLISTS = (
@@ -140,7 +140,7 @@ def first_ids(changes: dict[str, list[UUID]], n: int = FIRST_ROWS) -> list[UUID]
 # --- what a row's change says (pure) -------------------------------------------------------
 
 
-def describe(action: Action, known: KnownContact | None) -> str:
+def describe(action: Action, known: MirrorContact | None) -> str:
     """What pushing this customer would change in Brevo, in a few words."""
     if isinstance(action, Create):
         return _describe_create(action)
@@ -166,7 +166,7 @@ def _describe_create(action: Create) -> str:
     return _with_note("; ".join(parts), action.note)
 
 
-def _describe_update(action: Update, known: KnownContact | None) -> str:
+def _describe_update(action: Update, known: MirrorContact | None) -> str:
     if known is None or known.id != action.contact_id:
         text = (f"update contact {action.contact_id} with every field (the mirror does not"
                 " hold it; created again if Brevo no longer does)")

@@ -5,7 +5,7 @@ the type it writes: Brevo silently drops a value for an unknown attribute or of 
 so a wrong setup would otherwise show only as contacts without names and endless drift.
 A missing attribute is created when Brevo lets us; anything else is a problem that names what
 to fix. `brevo-sync check` prints the findings; `listen`, `serve` and `reconcile` run the same
-checks when they start (service.prepare_brevo).
+checks when they start (wiring.prepare_brevo, once per client).
 """
 
 from __future__ import annotations

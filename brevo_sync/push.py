@@ -21,8 +21,8 @@ from brevo_sync.brevo.errors import (
 )
 from brevo_sync.brevo.retry import backoff_delay
 from brevo_sync.decide import LIST_UNSUBSCRIBED, Action, Create, Nothing, Reject, Remove, Update
-from brevo_sync.outcome import MirrorRow, Outcome
-from brevo_sync.rows import Customer, KnownContact, QueueItem
+from brevo_sync.outcome import Outcome
+from brevo_sync.rows import Customer, MirrorContact, MirrorPatch, QueueItem
 
 T = TypeVar("T")
 
@@ -36,7 +36,7 @@ def retry_delay(attempts: int) -> float:
 
 
 def skipped(item: QueueItem, customer: Customer | None, action: Nothing,
-            known: KnownContact | None = None) -> Outcome:
+            known: MirrorContact | None = None) -> Outcome:
     contact_id = customer.brevo_contact_id if customer else None
     if contact_id is None and customer is not None and customer.marketing_opt_in \
             and known is not None and _same_email(known.email, customer.email):
@@ -61,7 +61,7 @@ def rejected(item: QueueItem, customer: Customer | None, action: Reject) -> Outc
 
 
 async def push(client: BrevoClient, item: QueueItem, customer: Customer | None,
-               action: Action, known: KnownContact | None, *,
+               action: Action, known: MirrorContact | None, *,
                names: AttributeNames = DEFAULT_NAMES) -> Outcome:
     started = time.perf_counter()
     outcome = await _attempt(client, item, customer, action, known, names)
@@ -70,7 +70,7 @@ async def push(client: BrevoClient, item: QueueItem, customer: Customer | None,
 
 
 async def _attempt(client: BrevoClient, item: QueueItem, customer: Customer | None,
-                   action: Action, known: KnownContact | None,
+                   action: Action, known: MirrorContact | None,
                    names: AttributeNames) -> Outcome:
     if isinstance(action, Nothing):
         return skipped(item, customer, action, known)
@@ -137,14 +137,14 @@ async def _sent(client: BrevoClient, item: QueueItem, customer: Customer | None,
 
     contact_id, attributes, note = await _without_sms_on_error(action.attributes, send,
                                                                names.sms)
-    mirror = MirrorRow(contact_id, action.email, attributes, action.list_ids, False)
+    mirror = MirrorPatch(contact_id, action.email, attributes, action.list_ids, False)
     return Outcome(item, customer, action.name, "ok", contact_id=contact_id,
                    message=_join(action.note, note), mirror=mirror,
                    sms_withheld=note is not None or action.sms_withheld)
 
 
 async def _update(client: BrevoClient, item: QueueItem, customer: Customer | None,
-                  action: Update, known: KnownContact | None,
+                  action: Update, known: MirrorContact | None,
                   names: AttributeNames) -> Outcome:
     async def send(attrs: dict[str, Any]) -> None:
         await client.update_contact(
@@ -169,7 +169,7 @@ async def _update(client: BrevoClient, item: QueueItem, customer: Customer | Non
     held.update(attributes)
     lists = tuple(sorted(set(known.list_ids if known else ()) | set(action.list_ids)))
     blacklisted = bool(known and known.email_blacklisted and not action.unblock)
-    mirror = MirrorRow(action.contact_id, action.email, held, lists, blacklisted)
+    mirror = MirrorPatch(action.contact_id, action.email, held, lists, blacklisted)
     return Outcome(item, customer, action.name, "ok", contact_id=action.contact_id,
                    message=_join(action.note, note), mirror=mirror,
                    sms_withheld=note is not None or action.sms_withheld)
@@ -198,7 +198,7 @@ def _join(*notes: str | None) -> str | None:
 
 
 async def _respect_brevo_choices(client: BrevoClient, action: Create | Update,
-                                 known: KnownContact | None, *, ask: bool = False
+                                 known: MirrorContact | None, *, ask: bool = False
                                  ) -> tuple[Create | Update, Contact | None]:
     """What the person chose in Brevo wins over the push (§14.5): a list they left is not
     added back, and a blocklist that is their own unsubscription is not lifted. The mirror
@@ -238,7 +238,7 @@ def _with_brevo_choices(outcome: Outcome, contact: Contact | None,
 
 
 async def _remove(client: BrevoClient, item: QueueItem, customer: Customer | None,
-                  action: Remove, known: KnownContact | None) -> Outcome:
+                  action: Remove, known: MirrorContact | None) -> Outcome:
     contact_id = action.contact_id
     if contact_id is None and action.email:
         found = await client.get_contact_by_email(action.email)
@@ -263,7 +263,7 @@ async def _remove(client: BrevoClient, item: QueueItem, customer: Customer | Non
         done.forget_contact = contact_id
     elif known is not None:
         lists = known.list_ids - {action.list_id} if action.how == "unlist" else known.list_ids
-        done.mirror = MirrorRow(contact_id, known.email, dict(known.attributes),
+        done.mirror = MirrorPatch(contact_id, known.email, dict(known.attributes),
                                 tuple(sorted(lists)),
                                 known.email_blacklisted or action.how == "blocklist")
     return done

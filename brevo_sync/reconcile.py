@@ -12,11 +12,7 @@ Sync All. Two never overlap: the second finds the lock taken and says so at once
 from __future__ import annotations
 
 import asyncio
-import json
-import signal
-import sys
 import time
-import weakref
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
@@ -40,14 +36,13 @@ from brevo_sync.drift import (
 )
 from brevo_sync.engine import DrainReport
 from brevo_sync.housekeeping import prune
-from brevo_sync.logs import configure as configure_logs
 from brevo_sync.mirror import refresh_mirror
 from brevo_sync.outcome import Outcome
 from brevo_sync.pause import note_accepted, note_refused
 from brevo_sync.plan import Plan, changes_of, first_rows
 from brevo_sync.preflight import WOULD_CREATE, PreflightError, run_preflight
 from brevo_sync.unsubscribes import find_unsubscribes, reflect_unsubscribes
-from brevo_sync.wiring import client_from, engine_from, policy_from, pool_from, prepare_brevo
+from brevo_sync.wiring import brevo_prepared, engine_from, policy_from, prepare_brevo
 
 log = structlog.get_logger("brevo_sync.reconcile")
 
@@ -63,9 +58,6 @@ HOUSEKEEPING_MIN = 2.0     # seconds housekeeping may always take, even past the
 Progress = Callable[[dict[str, int]], None]
 # The counts of contacts changed in Brevo, by the engine's action (a rename is an update).
 DONE = {"create": "created", "update": "updated", "remove": "removed"}
-
-_prepared: weakref.WeakSet[BrevoClient] = weakref.WeakSet()
-
 
 @dataclass
 class SweepResult:
@@ -291,15 +283,14 @@ class _Sweep:
         return result
 
     async def _steps(self) -> SweepResult:
-        if self.client not in _prepared:
-            # Once per process: a setup problem (a missing list, an attribute of another
+        if not brevo_prepared(self.client, self.settings):
+            # Once per client: a setup problem (a missing list, an attribute of another
             # type) stops the sweep before it reads or writes anything.
             self._phase("preflight")
             try:
                 await prepare_brevo(self.client, self.settings)
             except PreflightError as exc:
                 return self._ended("failed", str(exc))
-            _prepared.add(self.client)
         plan = await self._plan()
         if plan.refused is not None:
             return await self._refuse(plan.refused, unsubscribes=len(plan.unsubscribes),
@@ -457,126 +448,3 @@ class _Sweep:
 def _calls(client: BrevoClient) -> int:
     return sum(client.stats.calls.values())
 
-
-# --- the command line -------------------------------------------------------------------
-
-EXIT_OK, EXIT_FAILED, EXIT_REFUSED, EXIT_RUNNING = 0, 1, 3, 4
-
-
-def exit_code(result: SweepResult) -> int:
-    """0 when every push succeeded (a sweep cut by its budget included), 1 when rows or the
-    sweep failed (Brevo refusing the account included), 3 when the safeguard refused, 4 when
-    another sweep was running."""
-    if result.status == "refused":
-        return EXIT_REFUSED
-    if result.status == "running":
-        return EXIT_RUNNING
-    return EXIT_OK if result.success else EXIT_FAILED
-
-
-def progress_line(counts: dict[str, int], width: int = 24) -> str:
-    """One line of progress for a terminal: the mirror listed, the drift queued, the pushes."""
-    parts = [f"listed {counts.get('listed', 0):,}"]
-    if "unsubscribed" in counts:
-        parts.append(f"unsubscribed {counts['unsubscribed']:,}")
-    if "drift_found" in counts:
-        parts.append(f"drift {counts['drift_found']:,}")
-    done = counts.get("synced", 0) + counts.get("failed", 0) + counts.get("retrying", 0)
-    todo = done + counts.get("remaining", 0)
-    if todo:
-        filled = round(width * done / todo)
-        parts.append(f"[{'#' * filled}{'-' * (width - filled)}] {done:,}/{todo:,} pushed")
-    if counts.get("failed"):
-        parts.append(f"{counts['failed']:,} failed")
-    return " | ".join(parts)
-
-
-class TerminalProgress:
-    """Redraws one `\\r` line on a terminal, at most every `interval` seconds."""
-
-    def __init__(self, stream: Any, interval: float = 0.1) -> None:
-        self.stream = stream
-        self.interval = interval
-        self._last = 0.0
-        self._width = 0
-
-    def __call__(self, counts: dict[str, int]) -> None:
-        now = time.monotonic()
-        if now - self._last < self.interval:
-            return
-        self._last = now
-        self._draw(progress_line(counts))
-
-    def _draw(self, line: str) -> None:
-        self._width = max(self._width, len(line))
-        self.stream.write("\r" + line.ljust(self._width))
-        self.stream.flush()
-
-    def close(self, counts: dict[str, int] | None = None) -> None:
-        if counts is not None:
-            self._draw(progress_line(counts))
-        if self._width:
-            self.stream.write("\n")
-            self.stream.flush()
-
-
-def run_cli(settings: Settings, budget: float | None, *, as_json: bool = False) -> int:
-    """`brevo-sync reconcile [--budget S] [--json]`: one sweep, a progress line on a
-    terminal, the result on stdout (JSON with --json or when stdout is not a terminal)."""
-    return asyncio.run(_run_cli(settings, budget, as_json))
-
-
-def run_plan_cli(settings: Settings, *, as_json: bool = False) -> int:
-    """`brevo-sync reconcile --dry-run [--json]`: the sweep's plan on stdout, readable (JSON
-    with --json), nothing changed; exits 0, or 4 when a sweep is running."""
-    return asyncio.run(_run_plan_cli(settings, as_json))
-
-
-async def _run_plan_cli(settings: Settings, as_json: bool) -> int:
-    async with pool_from(settings, "brevo-sync-reconcile") as pool, \
-            client_from(settings) as client:
-        planned = await plan_sweep(settings, pool, client)
-    if isinstance(planned, SweepResult):
-        print(json.dumps(planned.as_json(), default=str) if as_json
-              else _text_summary(planned))
-        return exit_code(planned)
-    print(json.dumps(planned.as_json(), default=str) if as_json else planned.text())
-    return EXIT_OK
-
-
-async def _run_cli(settings: Settings, budget: float | None, as_json: bool) -> int:
-    bar = TerminalProgress(sys.stderr) if sys.stderr.isatty() else None
-    if bar is not None and structlog.get_logger().bind().get_effective_level() >= 20:
-        # One log line per push would scroll the bar away; --log-level DEBUG keeps them.
-        configure_logs("WARNING")
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    with suppress(NotImplementedError, RuntimeError):
-        # The first Ctrl-C stops pushing and records the run; a second one stops at once.
-        loop.add_signal_handler(signal.SIGINT, _stop_once, loop, stop)
-    async with pool_from(settings, "brevo-sync-reconcile") as pool, \
-            client_from(settings) as client:
-        result = await run_sweep(settings, pool, client, source="cli", budget=budget,
-                                 progress=bar, stop=stop)
-    if bar is not None:
-        bar.close({k: v for k, v in result.counts.items() if isinstance(v, int)})
-    if sys.stdout.isatty() and not as_json:
-        print(_text_summary(result))
-    else:
-        print(json.dumps(result.as_json(), default=str))
-    return exit_code(result)
-
-
-def _stop_once(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> None:
-    stop.set()
-    loop.remove_signal_handler(signal.SIGINT)
-
-
-def _text_summary(result: SweepResult) -> str:
-    lines = [f"{result.status}: {result.message}",
-             f"synced {result.synced}, failed {result.failed}, remaining {result.remaining},"
-             f" opted in {result.total} (run {result.run_id})"]
-    failures = [r for r in result.results if not r.get("success")][:20]
-    lines += [f"  {r.get('email') or r.get('customerId')}: {r.get('reason') or r.get('message')}"
-              for r in failures]
-    return "\n".join(lines)

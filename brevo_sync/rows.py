@@ -1,5 +1,9 @@
 """The rows the engine works with, as plain values: a customer, its queue row, its sync state
-and the contact known for it."""
+and its contact in the mirror of Brevo (brevo_sync.contacts): the row as read before deciding
+(MirrorContact), and what a push learnt of it, merged into that row (MirrorPatch).
+
+Brevo's own JSON for a contact is brevo_sync/brevo/models.py's Contact; the admin's views
+render mirror rows as dicts (brevo_sync/views.py)."""
 
 from __future__ import annotations
 
@@ -34,8 +38,8 @@ class QueueItem:
 
 
 @dataclass(frozen=True)
-class KnownContact:
-    """What the mirror says Brevo holds for a customer."""
+class MirrorContact:
+    """What the mirror says Brevo holds for a customer: its row, whole."""
 
     id: int
     email: str | None
@@ -44,6 +48,20 @@ class KnownContact:
     email_blacklisted: bool = False
     # Lists the person left in Brevo (per-list unsubscription): never added back.
     list_unsubscribed: frozenset[int] = frozenset()
+
+
+@dataclass(frozen=True)
+class MirrorPatch:
+    """What Brevo holds for a contact after a push: merged into its mirror row (attributes
+    added to those known, lists as given, in the order given)."""
+
+    id: int
+    email: str | None
+    attributes: dict[str, Any]
+    list_ids: tuple[int, ...]
+    email_blacklisted: bool
+    # None: not learnt by this push, the mirror keeps what it knew.
+    list_unsubscribed: tuple[int, ...] | None = None
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,7 @@ from brevo_sync.identity import (
     taken_reason,
 )
 from brevo_sync.mirror import upsert_contacts
-from brevo_sync.rows import KnownContact
+from brevo_sync.rows import MirrorContact
 
 log = structlog.get_logger("brevo_sync.identity")
 
@@ -58,7 +58,7 @@ class Checked:
 
 
 async def check_stored_ids(pool: Pool, client: BrevoClient,
-                           claims: Sequence[tuple[Claim, KnownContact | None]], *,
+                           claims: Sequence[tuple[Claim, MirrorContact | None]], *,
                            slots: asyncio.Semaphore, source: str, run_id: int | None = None,
                            max_lookups: int = MAX_LOOKUPS) -> Checked:
     """Check every stored id of `claims` (each with the mirror's contact for it) and forget

@@ -12,7 +12,6 @@ in sql/views.sql; why each view costs what it does at 100,000 rows is told where
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
@@ -24,8 +23,9 @@ from psycopg import AsyncConnection, sql
 from psycopg.pq import TransactionStatus
 
 from brevo_sync import differs
-from brevo_sync.db import q
+from brevo_sync.db import compose, q, scalar
 from brevo_sync.normalize import phone_problem
+from brevo_sync.params import MAX_PAGE, ParamError, iso, parse_int, text_param
 
 View = Literal["neon", "brevo", "matched", "unmatched"]
 VIEWS: tuple[View, ...] = ("neon", "brevo", "matched", "unmatched")
@@ -34,7 +34,6 @@ DEFAULT_PER_PAGE = 50
 MAX_PER_PAGE = 250
 # What the page's per-page selector offers (any value from 1 to MAX_PER_PAGE is taken).
 PER_PAGE_CHOICES = (25, 50, 100, 250)
-MAX_PAGE = 1_000_000
 MAX_SEARCH = 100
 # A sweep row still 'running' after this long belongs to a process that died.
 RUNNING_MAX_AGE_SECONDS = 3600.0
@@ -124,9 +123,8 @@ SORTS: dict[View, dict[str, tuple[str, ...]]] = {
     },
 }
 
-
-class ViewError(ValueError):
-    """A query-string value the views cannot take; the message says which and why."""
+# The views' name for a bad query-string value (brevo_sync/params.py, shared with history).
+ViewError = ParamError
 
 
 class UnknownView(ViewError):
@@ -212,18 +210,6 @@ def parse_view_query(view: str, params: Mapping[str, str]) -> ViewQuery:
     )
 
 
-def parse_int(params: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
-    raw = params.get(name)
-    if raw is None or raw == "":
-        return default
-    if not re.fullmatch(r"[+-]?\d{1,12}", raw.strip()):
-        raise ViewError(f"{name} must be a whole number")
-    value = int(raw)
-    if not low <= value <= high:
-        raise ViewError(f"{name} must be between {low} and {high}")
-    return value
-
-
 def parse_search(raw: str | None) -> str | None:
     text = text_param(raw, "q")
     if text is not None and len(text) > MAX_SEARCH:
@@ -241,15 +227,6 @@ def order_by(columns: Sequence[str], direction: str) -> str:
     """`columns` come from SORTS only; `id` makes the order total."""
     word = "DESC" if direction == "desc" else "ASC"
     return ", ".join(f"{column} {word}" for column in (*columns, "id"))
-
-
-def text_param(raw: str | None, name: str) -> str | None:
-    if raw is None:
-        return None
-    if "\x00" in raw:
-        raise ViewError(f"{name} must not contain a NUL character")
-    text = raw.strip()
-    return text or None
 
 
 def clip(text: str, limit: int = 40) -> str:
@@ -419,10 +396,6 @@ def contact_row(row: Mapping[str, Any]) -> dict[str, Any]:
         "customer_opt_in": row["customer_opt_in"],
         "brevo_only": row["customer_id"] is None,
     }
-
-
-def iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
 
 
 # --- reading --------------------------------------------------------------------------------
@@ -738,15 +711,3 @@ async def running_sweep(conn: AsyncConnection[Any]) -> dict[str, Any] | None:
 async def customer_exists(conn: AsyncConnection[Any], customer_id: UUID) -> bool:
     row = await (await conn.execute(q("customer_exists"), {"id": customer_id})).fetchone()
     return bool(row and row["found"])
-
-
-def compose(name: str, **parts: str) -> sql.Composed:
-    return sql.SQL(q(name)).format(**{key: sql.SQL(value) for key, value in parts.items()})
-
-
-async def scalar(
-    conn: AsyncConnection[Any], statement: sql.SQL | sql.Composed, params: Mapping[str, Any]
-) -> int:
-    row = await (await conn.execute(statement, params)).fetchone()
-    assert row is not None
-    return int(row["total"])

@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import structlog
+from structlog.contextvars import bound_contextvars
 
 from brevo_sync.attributes import DEFAULT_NAMES, AttributeNames
 from brevo_sync.brevo import BrevoClient, BrevoError
@@ -189,6 +190,13 @@ async def refresh_contacts(pool: Pool, client: BrevoClient, emails: Sequence[str
                            names: AttributeNames = DEFAULT_NAMES) -> int:
     """Read the contacts again from Brevo into the mirror (a contact updated there); one
     that is gone leaves the mirror. Returns how many were read. Failures leave them marked."""
+    # Run after the delivery was answered, outside the route's bound context.
+    with bound_contextvars(source=SOURCE):
+        return await _refresh(pool, client, emails, names)
+
+
+async def _refresh(pool: Pool, client: BrevoClient, emails: Sequence[str],
+                   names: AttributeNames) -> int:
     since = datetime.now(UTC)
     done: list[str] = []
     for email in emails:
@@ -209,4 +217,4 @@ async def refresh_contacts(pool: Pool, client: BrevoClient, emails: Sequence[str
     return len(done)
 
 
-__all__ = ["APPLIED", "Applied", "apply_events", "refresh_contacts"]
+__all__ = ["APPLIED", "SOURCE", "Applied", "apply_events", "refresh_contacts"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import weakref
 from collections.abc import Callable
 
 import httpx
@@ -46,11 +48,30 @@ def client_from(settings: Settings, *, transport: httpx.AsyncBaseTransport | Non
     )
 
 
+# The clients Brevo was prepared through, with the settings it was prepared for: a client
+# prepared once (at a process's start, by the admin's first push, by a sweep) is not checked
+# again. A failed preparation is not remembered: the next call checks again.
+_prepared: weakref.WeakKeyDictionary[BrevoClient, dict[Settings, Preflight]] = \
+    weakref.WeakKeyDictionary()
+_preparing: weakref.WeakKeyDictionary[BrevoClient, asyncio.Lock] = weakref.WeakKeyDictionary()
+
+
 async def prepare_brevo(client: BrevoClient, settings: Settings | None = None) -> Preflight:
-    """The preflight checks a process runs once at start (brevo_sync/preflight.py): creates
-    the attributes the sync writes when missing; raises PreflightError on a setup problem,
-    the BrevoError when Brevo cannot be reached or refuses the key."""
-    return await ensure_ready(client, settings or Settings())
+    """The preflight checks (brevo_sync/preflight.py), once per client and settings, however
+    many callers ask at once: creates the attributes the sync writes when missing; raises
+    PreflightError on a setup problem, the BrevoError when Brevo cannot be reached or refuses
+    the key."""
+    settings = settings or Settings()
+    async with _preparing.setdefault(client, asyncio.Lock()):
+        done = _prepared.setdefault(client, {})
+        if settings not in done:
+            done[settings] = await ensure_ready(client, settings)
+        return done[settings]
+
+
+def brevo_prepared(client: BrevoClient, settings: Settings) -> bool:
+    """Whether prepare_brevo has succeeded for this client and these settings."""
+    return settings in _prepared.get(client, {})
 
 
 def pool_from(settings: Settings, application_name: str, max_size: int = 4

@@ -43,6 +43,7 @@ from brevo_sync.brevo.limiter import (
     reset_after,
 )
 from brevo_sync.brevo.models import Contact, ImportProcess, ListResult, format_datetime
+from brevo_sync.brevo.pages import offset_pages
 from brevo_sync.brevo.payloads import (
     contact_body,
     email_path,
@@ -344,16 +345,16 @@ class BrevoClient:
 
     async def list_names(self) -> dict[int, str]:
         """Every contact list's name by id (GET /contacts/lists, 50 a page: Brevo's most)."""
-        names: dict[int, str] = {}
-        offset = 0
-        while True:
+
+        async def fetch(offset: int) -> tuple[list[dict[str, Any]], int]:
             body = _json_object(await self._request(
                 "GET", "/contacts/lists", params={"limit": LIST_LISTS_MAX, "offset": offset}))
-            page = body.get("lists") or []
-            names.update({int(item["id"]): str(item.get("name") or "") for item in page})
-            offset += len(page)
-            if len(page) < LIST_LISTS_MAX or offset >= int(body.get("count") or 0):
-                return names
+            return list(body.get("lists") or []), int(body.get("count") or 0)
+
+        names: dict[int, str] = {}
+        async for page in offset_pages(fetch, LIST_LISTS_MAX):
+            names.update({int(item["id"]): str(item.get("name") or "") for item in page.items})
+        return names
 
     async def list_attributes(self) -> dict[str, str | None]:
         """Attribute names (upper-case) mapped to their type, when Brevo gives one."""

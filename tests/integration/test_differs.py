@@ -19,7 +19,7 @@ from brevo_sync.decide import Nothing, Policy, Update, decide
 from brevo_sync.differs import FIELDS
 from brevo_sync.drift import ATTRIBUTES, find_drift
 from brevo_sync.mirror import upsert_contacts
-from brevo_sync.rows import Customer, KnownContact, QueueItem
+from brevo_sync.rows import Customer, MirrorContact, QueueItem
 from brevo_sync.views import read_one_customer
 
 pytestmark = pytest.mark.anyio
@@ -87,7 +87,7 @@ def engine_differs(case: Case, customer_id: UUID, contact_id: int) -> tuple[str,
     """The fields the engine's decision would send."""
     customer = Customer(customer_id, case.email, case.first_name, case.last_name, case.phone,
                         True, case.used_welcome_offer, contact_id)
-    known = KnownContact(contact_id, case.held_email, dict(case.held))
+    known = MirrorContact(contact_id, case.held_email, dict(case.held))
     action = decide(QueueItem(customer_id, 1), customer, known, None,
                     Policy(phone_region=REGION))
     if isinstance(action, Nothing):

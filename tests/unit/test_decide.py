@@ -15,7 +15,7 @@ from brevo_sync.decide import (
     attribute_changes,
     decide,
 )
-from brevo_sync.rows import Customer, KnownContact, QueueItem, SyncState
+from brevo_sync.rows import Customer, MirrorContact, QueueItem, SyncState
 
 CID = uuid.UUID("00000000-0000-0000-0000-000000000001")
 POLICY = Policy(list_id=2)
@@ -39,7 +39,7 @@ def item(**fields: object) -> QueueItem:
     return QueueItem(CID, 1, **fields)  # type: ignore[arg-type]
 
 
-def contact(**fields: object) -> KnownContact:
+def contact(**fields: object) -> MirrorContact:
     values: dict[str, object] = {
         "id": 7,
         "email": "ada@example.com",
@@ -53,7 +53,7 @@ def contact(**fields: object) -> KnownContact:
         "email_blacklisted": False,
     }
     values.update(fields)
-    return KnownContact(**values)  # type: ignore[arg-type]
+    return MirrorContact(**values)  # type: ignore[arg-type]
 
 
 def test_opted_in_not_in_brevo_is_created_with_attributes_and_list() -> None:

@@ -7,7 +7,7 @@ import uuid
 from brevo_sync.brevo import Contact
 from brevo_sync.identity import Claim, Holder, claim_of, holder_in_mirror, stale_reason
 from brevo_sync.mirror import Mirrored, account_mark, holds_oldest
-from brevo_sync.rows import Customer, KnownContact, QueueItem, SyncState
+from brevo_sync.rows import Customer, MirrorContact, QueueItem, SyncState
 
 CID = uuid.uuid4()
 
@@ -71,10 +71,10 @@ def test_a_deleted_customer_claims_by_the_email_it_had() -> None:
 
 
 def test_the_mirror_knows_a_contact_only_by_its_id_and_with_an_email() -> None:
-    assert holder_in_mirror(7, KnownContact(7, "ada@example.com")) == \
+    assert holder_in_mirror(7, MirrorContact(7, "ada@example.com")) == \
         Holder(True, "ada@example.com")
-    assert holder_in_mirror(7, KnownContact(8, "ada@example.com")) is None, "matched by email"
-    assert holder_in_mirror(7, KnownContact(7, None)) is None
+    assert holder_in_mirror(7, MirrorContact(8, "ada@example.com")) is None, "matched by email"
+    assert holder_in_mirror(7, MirrorContact(7, None)) is None
     assert holder_in_mirror(7, None) is None
 
 

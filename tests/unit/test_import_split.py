@@ -7,7 +7,7 @@ import uuid
 from brevo_sync.attributes import AttributeNames
 from brevo_sync.decide import Policy, decide
 from brevo_sync.engine import Prepared, _split_for_import
-from brevo_sync.rows import Customer, KnownContact, QueueItem
+from brevo_sync.rows import Customer, MirrorContact, QueueItem
 
 NAMES = AttributeNames()
 POLICY = Policy(list_id=2)
@@ -24,7 +24,7 @@ def prepared(known: dict[str, object] | None = None, **fields: object) -> Prepar
     contact = None
     if known is not None:
         values["brevo_contact_id"] = 7
-        contact = KnownContact(7, str(values["email"]), **{  # type: ignore[arg-type]
+        contact = MirrorContact(7, str(values["email"]), **{  # type: ignore[arg-type]
             "attributes": HELD, "list_ids": frozenset({2}), **known})
     customer = Customer(cid, **values)  # type: ignore[arg-type]
     item = QueueItem(cid, 1)

@@ -25,7 +25,7 @@ from brevo_sync.plan import (
     plan_rows,
     plan_text,
 )
-from brevo_sync.rows import Customer, KnownContact, QueueItem, SyncState
+from brevo_sync.rows import Customer, MirrorContact, QueueItem, SyncState
 from brevo_sync.unsubscribes import LEFT_LIST, MESSAGE
 
 POLICY = Policy(list_id=2)
@@ -43,16 +43,16 @@ def customer(cid: UUID, **fields: object) -> Customer:
     return Customer(**values)  # type: ignore[arg-type]
 
 
-def contact(**fields: object) -> KnownContact:
+def contact(**fields: object) -> MirrorContact:
     values: dict[str, object] = {"id": 7, "email": "ada@example.com",
                                  "attributes": {"FIRSTNAME": "Ada", "LASTNAME": "Lovelace",
                                                 "USED_WELCOME_OFFER": False},
                                  "list_ids": frozenset({2})}
     values.update(fields)
-    return KnownContact(**values)  # type: ignore[arg-type]
+    return MirrorContact(**values)  # type: ignore[arg-type]
 
 
-def decided(cid: UUID, who: Customer | None, known: KnownContact | None,
+def decided(cid: UUID, who: Customer | None, known: MirrorContact | None,
             memory: SyncState | None = None, item: QueueItem | None = None) -> Prepared:
     """As the engine prepares a row: decide.py's action."""
     item = item or QueueItem(cid, 0)

@@ -7,7 +7,7 @@ import uuid
 
 from brevo_sync.decide import Nothing, Reject
 from brevo_sync.push import RETRY_BASE_SECONDS, RETRY_CAP_SECONDS, rejected, retry_delay, skipped
-from brevo_sync.rows import Customer, KnownContact, QueueItem
+from brevo_sync.rows import Customer, MirrorContact, QueueItem
 
 ITEM = QueueItem(uuid.uuid4(), 1)
 
@@ -18,24 +18,24 @@ def customer(**fields: object) -> Customer:
 
 
 def test_a_push_never_recorded_is_adopted_by_email() -> None:
-    outcome = skipped(ITEM, customer(), Nothing("in sync"), KnownContact(47, "ada@example.com"))
+    outcome = skipped(ITEM, customer(), Nothing("in sync"), MirrorContact(47, "ada@example.com"))
     assert outcome.contact_id == 47 and outcome.status == "synced"
 
 
 def test_a_contact_holding_another_email_is_not_adopted() -> None:
-    outcome = skipped(ITEM, customer(), Nothing("in sync"), KnownContact(47, "bob@example.com"))
+    outcome = skipped(ITEM, customer(), Nothing("in sync"), MirrorContact(47, "bob@example.com"))
     assert outcome.contact_id is None and outcome.status == "skipped"
 
 
 def test_an_opted_out_customer_adopts_nothing() -> None:
     outcome = skipped(ITEM, customer(marketing_opt_in=False), Nothing("not opted in"),
-                      KnownContact(47, "ada@example.com"))
+                      MirrorContact(47, "ada@example.com"))
     assert outcome.contact_id is None and outcome.status == "skipped"
 
 
 def test_a_stored_id_stays() -> None:
     outcome = skipped(ITEM, customer(brevo_contact_id=9), Nothing("in sync"),
-                      KnownContact(47, "ada@example.com"))
+                      MirrorContact(47, "ada@example.com"))
     assert outcome.contact_id == 9 and outcome.status == "synced"
 
 

@@ -1,13 +1,13 @@
-"""The sweep's answer: its JSON shape, its exit code and HTTP status, its progress line."""
+"""The sweep's answer: its JSON shape, its exit code (brevo_sync/sweep_cli.py) and its HTTP status
+(api/sweep_answer.py). The terminal's progress line: tests/unit/test_sweep_cli.py."""
 
 from __future__ import annotations
 
-import io
-
 import pytest
 
-from api.cron import status_code
-from brevo_sync.reconcile import SweepResult, TerminalProgress, exit_code, progress_line
+from api.sweep_answer import status_code
+from brevo_sync.reconcile import SweepResult
+from brevo_sync.sweep_cli import exit_code
 
 
 def result(status: str, failed: int = 0, **kw: object) -> SweepResult:
@@ -36,17 +36,3 @@ def test_each_outcome_has_its_exit_code_and_http_status(
     assert exit_code(sweep) == code and status_code(sweep) == http
     assert ("error" in sweep.as_json()) == (status in ("failed", "running"))
 
-
-def test_the_progress_line_shows_a_bar_of_the_pushes() -> None:
-    line = progress_line({"listed": 1200, "drift_found": 10, "synced": 4, "failed": 1,
-                          "remaining": 5}, width=10)
-    assert line == "listed 1,200 | drift 10 | [#####-----] 5/10 pushed | 1 failed"
-
-
-def test_the_terminal_line_is_redrawn_in_place() -> None:
-    out = io.StringIO()
-    bar = TerminalProgress(out, interval=0)
-    bar({"listed": 1000})
-    bar({"listed": 5})  # shorter: padded over the old text
-    bar.close()
-    assert out.getvalue() == "\rlisted 1,000\rlisted 5    \n"
