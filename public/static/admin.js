@@ -29,6 +29,7 @@
     if (!response.ok) {
       const reason = data && typeof data.error === "string" ? data.error : response.statusText;
       const error = new Error(reason || `HTTP ${response.status}`);
+      error.status = response.status;
       error.data = data;
       throw error;
     }
@@ -242,6 +243,9 @@
     }
     document.addEventListener(CHANGED, () => { refreshView(); });
   }
+
+  // sync_all.js, deferred after this file, shares these.
+  window.brevoSync = Object.freeze({ call, node });
 
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
   else start();

@@ -21,35 +21,8 @@
     ["blocklists", "Blocklists"],
   ];
 
-  async function call(method, url, body) {
-    const init = { method, credentials: "same-origin", headers: { Accept: "application/json" } };
-    if (body !== undefined) {
-      init.headers["Content-Type"] = "application/json";
-      init.body = JSON.stringify(body);
-    }
-    const response = await fetch(url, init);
-    let data = null;
-    try {
-      data = await response.json();
-    } catch (_) {
-      data = null;
-    }
-    if (!response.ok) {
-      const reason = data && typeof data.error === "string" ? data.error : response.statusText;
-      const error = new Error(reason || `HTTP ${response.status}`);
-      error.status = response.status;
-      error.data = data;
-      throw error;
-    }
-    return data;
-  }
-
-  function node(tag, className, text) {
-    const element = document.createElement(tag);
-    if (className) element.className = className;
-    if (text !== undefined && text !== null) element.textContent = String(text);
-    return element;
-  }
+  // The page's shared helpers (admin.js, which runs first).
+  const { call, node } = window.brevoSync;
 
   const number = (value) => Number(value || 0).toLocaleString("en-US");
 
