@@ -75,8 +75,8 @@ ENVIRONMENT: tuple[EnvVar, ...] = (
            " (default: none)", _PUSH),
     EnvVar("BREVO_REMOVAL_GUARD_SHARE", "a sweep removing more than this share of synced"
            " contacts stops (default: 0.10)", _SWEEP),
-    EnvVar("HISTORY_RETENTION_DAYS", "history older than this is pruned by the sweep"
-           " (default: 90)", _SWEEP),
+    EnvVar("HISTORY_RETENTION_DAYS", "history, runs and webhook events older than this are"
+           " pruned by the sweep (default: 90)", _SWEEP),
     EnvVar("RECONCILE_BUDGET_SECONDS", "how long the cron's and the page's sweep may push"
            " (default: 240)", _WEB),
     EnvVar("CRON_SECRET", "bearer secret of the cron route (default: none, the route refuses"

@@ -1,4 +1,5 @@
-"""Pruning history and finished runs older than HISTORY_RETENTION_DAYS, in bounded batches.
+"""Pruning history, finished runs and received webhook events older than
+HISTORY_RETENTION_DAYS, in bounded batches.
 
 Each statement deletes at most BATCH rows, so no statement runs long or bloats the WAL in one
 go; the sweep loops until nothing old is left or its time is up, and the next sweep goes on.
@@ -23,9 +24,11 @@ class Pruned:
     history: int
     runs: int
     complete: bool  # False when time ran out with old rows left
+    webhook_events: int = 0
 
     def as_json(self) -> dict[str, int | bool]:
-        return {"history": self.history, "runs": self.runs, "complete": self.complete}
+        return {"history": self.history, "runs": self.runs,
+                "webhook_events": self.webhook_events, "complete": self.complete}
 
 
 async def prune(pool: Pool, retention_days: int, *, deadline: float | None = None,
@@ -35,7 +38,8 @@ async def prune(pool: Pool, retention_days: int, *, deadline: float | None = Non
     counts = {}
     complete = True
     async with pool.connection() as conn:
-        for table, query in (("history", q("prune_history")), ("runs", q("prune_runs"))):
+        for table, query in (("history", q("prune_history")), ("runs", q("prune_runs")),
+                             ("webhook_events", q("prune_webhook_events"))):
             deleted = 0
             while True:
                 params = {"days": retention_days, "batch": batch}
@@ -47,7 +51,6 @@ async def prune(pool: Pool, retention_days: int, *, deadline: float | None = Non
                     complete = False
                     break
             counts[table] = deleted
-    if counts["history"] or counts["runs"]:
-        log.info("housekeeping", history=counts["history"], runs=counts["runs"],
-                 complete=complete)
-    return Pruned(counts["history"], counts["runs"], complete)
+    if any(counts.values()):
+        log.info("housekeeping", **counts, complete=complete)
+    return Pruned(counts["history"], counts["runs"], complete, counts["webhook_events"])

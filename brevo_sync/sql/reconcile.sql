@@ -239,6 +239,17 @@ WHERE id IN (
     LIMIT %(batch)s
 );
 
+-- name: prune_webhook_events
+-- Brevo repeats a delivery within hours, and an older event's order is kept per email in
+-- webhook_contacts: events past the retention are no longer needed to refuse a repeat.
+DELETE FROM brevo_sync.webhook_events
+WHERE id IN (
+    SELECT id FROM brevo_sync.webhook_events
+    WHERE received_at < now() - make_interval(days => %(days)s)
+    ORDER BY received_at
+    LIMIT %(batch)s
+);
+
 -- name: prune_runs
 DELETE FROM brevo_sync.runs
 WHERE id IN (

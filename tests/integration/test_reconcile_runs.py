@@ -151,6 +151,15 @@ def add_run(db: psycopg.Connection[Any], days_ago: int, status: str = "done") ->
                (days_ago, status, days_ago, status))
 
 
+def add_webhook_events(db: psycopg.Connection[Any], count: int, days_ago: int) -> None:
+    db.execute("INSERT INTO brevo_sync.webhook_events"
+               " (received_at, event, email_lower, ts_event, outcome)"
+               " SELECT now() - make_interval(days => %s), 'unsubscribe',"
+               " 'w' || n || '@example.com', n + %s * 1000, 'unknown'"
+               " FROM generate_series(1, %s) AS n",
+               (days_ago, days_ago, count))
+
+
 def count(db: psycopg.Connection[Any], table: str) -> int:
     row = db.execute(f"SELECT count(*) AS n FROM brevo_sync.{table}").fetchone()
     return int(row["n"]) if row else 0
@@ -164,11 +173,14 @@ async def test_housekeeping_prunes_old_rows_a_bounded_batch_at_a_time(
         add_run(db, days_ago=100)
     add_run(db, days_ago=100, status="running")
     add_run(db, days_ago=1)
+    add_webhook_events(db, 7, days_ago=100)
+    add_webhook_events(db, 2, days_ago=10)
     out_of_time = await prune(pool, 90, deadline=time.monotonic() - 1, batch=5)
-    assert out_of_time == Pruned(history=5, runs=3, complete=False)
+    assert out_of_time == Pruned(history=5, runs=3, complete=False, webhook_events=5)
     rest = await prune(pool, 90, batch=5)
-    assert rest == Pruned(history=7, runs=0, complete=True)
+    assert rest == Pruned(history=7, runs=0, complete=True, webhook_events=2)
     assert count(db, "history") == 3 and count(db, "runs") == 2
+    assert count(db, "webhook_events") == 2
 
 
 async def test_the_sweep_prunes_what_is_older_than_the_retention(
@@ -176,9 +188,11 @@ async def test_the_sweep_prunes_what_is_older_than_the_retention(
     add_history(db, 4, days_ago=40)
     add_history(db, 2, days_ago=20)
     add_run(db, days_ago=40)
+    add_webhook_events(db, 3, days_ago=40)
     result = await run_sweep(dataclasses.replace(settings, history_retention_days=30), pool,
                              brevo, source="test")
-    assert result.counts["pruned"] == {"history": 4, "runs": 1, "complete": True}
+    assert result.counts["pruned"] == {"history": 4, "runs": 1, "webhook_events": 3,
+                                       "complete": True}
     assert count(db, "history") == 2 and count(db, "runs") == 1
 
 
