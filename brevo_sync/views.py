@@ -298,9 +298,7 @@ def differences(
 SMS_WITHHELD = "SMS withheld: Brevo holds this number on another contact"
 
 
-def withheld_fields(
-    row: Mapping[str, Any], differs: Sequence[str], *, phone_region: str | None = None
-) -> dict[str, str]:
+def withheld_fields(row: Mapping[str, Any], *, phone_region: str | None = None) -> dict[str, str]:
     """The synced fields the sync leaves out on purpose, with why: a phone Brevo cannot take
     (not a phone number) or holds on another contact (pushed without it, see migration 006).
     Such a field is shown as withheld, with its reason."""
@@ -327,12 +325,11 @@ def customer_row(
 ) -> dict[str, Any]:
     in_brevo = row["m_id"] is not None
     opted_in = bool(row["marketing_opt_in"])
-    found = differences(row, phone_region=phone_region, list_id=list_id)
+    differs = differences(row, phone_region=phone_region, list_id=list_id)
     # A withheld field is a difference only where the one rule (brevo_sync.differs) says so:
     # a phone withheld as another contact's never is; one Brevo would refuse is when Brevo
     # holds some other number, which the next push clears.
-    withheld = withheld_fields(row, found, phone_region=phone_region)
-    differs = found
+    withheld = withheld_fields(row, phone_region=phone_region)
     status = shown_status(
         customer_status(
             opted_in=opted_in,
